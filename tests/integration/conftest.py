@@ -1,0 +1,127 @@
+"""Real parts for integration tests: the demo assistant trained once per session by `rasa train`,
+and a running assistant (action server + `rasa run`) on free loopback ports with its own
+orders database and SQL tracker store.
+"""
+import os
+import signal
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Text
+
+import pytest
+import yaml
+
+from scripts.wait_for_http import wait_for_http
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+RASA = str(BIN / "rasa")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run(args: List[Text], env: Optional[Dict[Text, Text]] = None, timeout: float = 1500) -> Text:
+    """Run a command from the repo root; fail the test with its output if it fails."""
+    result = subprocess.run(
+        args, cwd=REPO, env=env or os.environ.copy(), capture_output=True, text=True, timeout=timeout
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"{' '.join(args)} failed ({result.returncode}):\n{output[-6000:]}"
+    return output
+
+
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo assistant, trained from config.yml, domain.yml and data/ exactly as `make train` does."""
+    out = tmp_path_factory.mktemp("models")
+    run([RASA, "train", "--fixed-model-name", "demo", "--out", str(out)])
+    return out / "demo.tar.gz"
+
+
+@dataclass
+class Server:
+    """A process started in its own process group, so that stopping it stops its children."""
+
+    args: List[Text]
+    env: Dict[Text, Text]
+    log: Path
+    process: Optional[subprocess.Popen] = field(default=None)
+
+    def start(self, health_url: Text, timeout: float = 240) -> None:
+        self.process = subprocess.Popen(
+            self.args, cwd=REPO, env=self.env, stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        try:
+            wait_for_http(health_url, timeout)
+        except TimeoutError:
+            self.stop()
+            raise AssertionError(f"{self.args[:3]} did not start:\n{self.log.read_text()[-4000:]}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+@dataclass
+class RunningAssistant:
+    """`rasa run` with the REST and socket.io channels and the HTTP API, plus its action server."""
+
+    url: Text
+    rasa: Server
+    actions: Server
+    database_url: Text
+    tracker_db: Path
+
+    def restart(self) -> None:
+        """Stop and start `rasa run` again: a new agent loads the model and the tracker store."""
+        self.rasa.stop()
+        self.rasa.start(f"{self.url}/status")
+
+
+@pytest.fixture(scope="session")
+def running_assistant(
+    trained_model: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningAssistant]:
+    work = tmp_path_factory.mktemp("assistant")
+    env = os.environ.copy()
+    env["RAPPORT_DATABASE_URL"] = f"sqlite:///{work / 'orders.db'}"
+    run([sys.executable, "-m", "actions.db", "init"], env=env)
+
+    actions_port, rasa_port = free_port(), free_port()
+    endpoints = yaml.safe_load((REPO / "endpoints.yml").read_text())
+    endpoints["action_endpoint"] = {"url": f"http://127.0.0.1:{actions_port}/webhook"}
+    endpoints["tracker_store"] = {"type": "SQL", "dialect": "sqlite", "db": str(work / "trackers.db")}
+    (work / "endpoints.yml").write_text(yaml.safe_dump(endpoints))
+
+    actions = Server(
+        [RASA, "run", "actions", "--port", str(actions_port)], env, work / "actions.log"
+    )
+    rasa = Server(
+        [RASA, "run", "-m", str(trained_model), "--enable-api", "--port", str(rasa_port),
+         "--endpoints", str(work / "endpoints.yml"), "--credentials", "credentials.yml",
+         "--cors", "*"],
+        env, work / "rasa.log",
+    )
+    actions.start(f"http://127.0.0.1:{actions_port}/health")
+    try:
+        rasa.start(f"http://127.0.0.1:{rasa_port}/status")
+        yield RunningAssistant(
+            f"http://127.0.0.1:{rasa_port}", rasa, actions, env["RAPPORT_DATABASE_URL"],
+            work / "trackers.db",
+        )
+    finally:
+        rasa.stop()
+        actions.stop()
