@@ -3,28 +3,20 @@ and a running assistant (action server + `rasa run`) on free loopback ports with
 orders database and SQL tracker store.
 """
 import os
-import signal
-import socket
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Text
 
 import pytest
 import yaml
 
-from scripts.wait_for_http import wait_for_http
+from scripts.servers import Server, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 RASA = str(BIN / "rasa")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def run(args: List[Text], env: Optional[Dict[Text, Text]] = None, timeout: float = 1500) -> Text:
@@ -43,36 +35,6 @@ def trained_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("models")
     run([RASA, "train", "--fixed-model-name", "demo", "--out", str(out)])
     return out / "demo.tar.gz"
-
-
-@dataclass
-class Server:
-    """A process started in its own process group, so that stopping it stops its children."""
-
-    args: List[Text]
-    env: Dict[Text, Text]
-    log: Path
-    process: Optional[subprocess.Popen] = field(default=None)
-
-    def start(self, health_url: Text, timeout: float = 240) -> None:
-        self.process = subprocess.Popen(
-            self.args, cwd=REPO, env=self.env, stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        try:
-            wait_for_http(health_url, timeout)
-        except TimeoutError:
-            self.stop()
-            raise AssertionError(f"{self.args[:3]} did not start:\n{self.log.read_text()[-4000:]}")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
 
 
 @dataclass
