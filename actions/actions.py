@@ -7,6 +7,7 @@ clear message and logged; nothing is raised to the action server.
 
 import datetime as dt
 import logging
+from abc import ABC, abstractmethod
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -70,7 +71,7 @@ def request_text(tracker: Tracker) -> Optional[Text]:
     return tracker.latest_message.get("text")
 
 
-class OrderAction(Action):
+class OrderAction(Action, ABC):
     """An action about one order: find the id, act on it, and explain any failure.
 
     Subclasses implement ``handle``, which may raise ``db.OrderNotFound`` or a
@@ -80,13 +81,11 @@ class OrderAction(Action):
     #: what the action does, for the database-error message ("couldn't {what}")
     what = "look up your order"
 
-    def name(self) -> Text:
-        raise NotImplementedError
-
+    @abstractmethod
     def handle(
         self, order_id: Text, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> List[EventType]:
-        raise NotImplementedError
+        """Act on an order id; raise ``db.OrderNotFound`` if there is no such order."""
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -108,7 +107,7 @@ class OrderAction(Action):
         return [SlotSet(ORDER_ID_SLOT, order_id), *events]
 
 
-class OrderLookupAction(OrderAction):
+class OrderLookupAction(OrderAction, ABC):
     """A read-only answer about an existing order."""
 
     def handle(
@@ -120,8 +119,9 @@ class OrderLookupAction(OrderAction):
         dispatcher.utter_message(text=self.describe(order))
         return []
 
+    @abstractmethod
     def describe(self, order: db.OrderInfo) -> Text:
-        raise NotImplementedError
+        """The answer for this order."""
 
 
 class ActionOrderStatus(OrderLookupAction):
@@ -425,37 +425,44 @@ class ValidateChangeAddressForm(FormValidationAction):
         return {"postcode": postcode}
 
 
-class AskForAddressPart(Action):
-    """The form's questions; they name the order, which a static response can't."""
+class AskForAddressPart(Action, ABC):
+    """The form's questions (action_ask_<slot>); they can name the order."""
 
-    slot = ""
-    question = ""
+    slot: Text
 
     def name(self) -> Text:
         return f"action_ask_{self.slot}"
 
+    @abstractmethod
+    def question(self, order_id: Text) -> Text:
+        """What to ask for this slot."""
+
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
-        dispatcher.utter_message(
-            text=self.question.format(order_id=tracker.get_slot(ORDER_ID_SLOT) or "your order")
-        )
+        dispatcher.utter_message(text=self.question(tracker.get_slot(ORDER_ID_SLOT) or "?"))
         return []
 
 
 class ActionAskStreet(AskForAddressPart):
     slot = "street"
-    question = "What's the new street address for order {order_id}, with the house number?"
+
+    def question(self, order_id: Text) -> Text:
+        return f"What's the new street address for order {order_id}, with the house number?"
 
 
 class ActionAskCity(AskForAddressPart):
     slot = "city"
-    question = "Which town or city?"
+
+    def question(self, order_id: Text) -> Text:
+        return "Which town or city?"
 
 
 class ActionAskPostcode(AskForAddressPart):
     slot = "postcode"
-    question = "And the postcode (or ZIP code)?"
+
+    def question(self, order_id: Text) -> Text:
+        return "And the postcode (or ZIP code)?"
 
 
 class ActionSubmitAddressChange(Action):
