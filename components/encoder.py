@@ -61,3 +61,12 @@ def load_pretrained(model_path: Text) -> Tuple[Any, Any]:
     tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=True)
     model = TFAutoModel.from_pretrained(model_path, local_files_only=True)
     return tokenizer, model
+
+
+def load_trainable_copy(model_path: Text) -> Tuple[Any, Any]:
+    """(tokenizer, a private TF model) for fine-tuning: never the cached model, whose weights
+    other components read."""
+    from transformers import AutoTokenizer, TFAutoModel
+
+    tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=True)
+    return tokenizer, TFAutoModel.from_pretrained(model_path, local_files_only=True)

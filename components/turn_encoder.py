@@ -1,0 +1,93 @@
+"""Sentence embeddings of dialogue turns, computed once per distinct text.
+
+A policy is asked for a prediction several times per user message (once per bot action), and
+the same user message stays in the history for several turns. Embedding a text is a pure
+function of the text, so a bounded per-process LRU cache keyed by the text makes every message
+cost one encoder pass in total, while keeping no per-conversation state: any server can answer
+for any conversation from a shared tracker store.
+"""
+import collections
+import logging
+from typing import Any, List, Sequence, Text
+
+import numpy as np
+import tensorflow as tf
+
+logger = logging.getLogger(__name__)
+
+
+def mean_pool(hidden: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+    """Average the token vectors that the attention mask keeps (all-MiniLM-L6-v2's pooling)."""
+    mask = tf.cast(mask, hidden.dtype)[..., None]
+    total = tf.reduce_sum(hidden * mask, axis=-2)
+    count = tf.maximum(tf.reduce_sum(mask, axis=-2), tf.cast(1.0, hidden.dtype))
+    return total / count
+
+
+class TurnEncoder:
+    """Embed short texts with a BERT-family TF model, padded to a fixed length, LRU-cached."""
+
+    def __init__(
+        self, tokenizer: Any, model: Any, max_tokens: int, cache_size: int
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.model = model
+        self.max_tokens = max_tokens
+        self.cache_size = cache_size
+        self.encoder_calls = 0  # texts actually run through the model (tests count them)
+        self._cache: "collections.OrderedDict[Text, np.ndarray]" = collections.OrderedDict()
+        # One fixed token length, any batch size: at most two traces (batch and single).
+        signature = [tf.TensorSpec([None, max_tokens], tf.int32)] * 2
+        self._embed = tf.function(self._embed_tokens, input_signature=signature)
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.config.hidden_size)
+
+    def _embed_tokens(self, input_ids: tf.Tensor, attention_mask: tf.Tensor) -> tf.Tensor:
+        hidden = self.model(
+            input_ids=input_ids, attention_mask=attention_mask, training=False
+        ).last_hidden_state
+        return mean_pool(hidden, attention_mask)
+
+    def tokenize(self, texts: Sequence[Text]) -> Any:
+        """Token ids and attention masks, truncated/padded to `max_tokens`."""
+        return self.tokenizer(
+            list(texts),
+            padding="max_length",
+            truncation=True,
+            max_length=self.max_tokens,
+            return_tensors="np",
+        )
+
+    def _run(self, texts: Sequence[Text]) -> np.ndarray:
+        tokens = self.tokenize(texts)
+        self.encoder_calls += len(texts)
+        return self._embed(
+            tf.constant(tokens["input_ids"], tf.int32),
+            tf.constant(tokens["attention_mask"], tf.int32),
+        ).numpy()
+
+    def embed_one(self, text: Text) -> np.ndarray:
+        """The embedding of one text; each distinct text runs the model once per process."""
+        cached = self._cache.get(text)
+        if cached is not None:
+            self._cache.move_to_end(text)
+            return cached
+        vector = self._run([text])[0]
+        self._cache[text] = vector
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return vector
+
+    def embed_many(self, texts: Sequence[Text], batch_size: int = 64) -> np.ndarray:
+        """Embeddings for training data, in batches; bypasses the cache (batch padding
+        differs from single-text padding by rounding, and predictions must not depend on
+        which texts happened to be seen during training)."""
+        if not texts:
+            return np.zeros((0, self.dimension), np.float32)
+        parts: List[np.ndarray] = [
+            self._run(texts[start : start + batch_size])
+            for start in range(0, len(texts), batch_size)
+        ]
+        return np.concatenate(parts).astype(np.float32)
