@@ -1,0 +1,276 @@
+"""DecisionTreePolicy: a dialogue policy a person can read, and that says why it acted.
+
+Rasa dropped its SklearnPolicy in 3.0 and TED cannot tell a designer which part of the
+conversation made it choose an action. This policy learns a scikit-learn decision tree over
+the same tracker states Rasa's policies see (intent, entities, slots, previous action, active
+loop over `max_history` turns) and attaches the decision path of every prediction to it.
+
+Persistence: the tree with skops (refusing untrusted types, as Rasa's
+`SklearnIntentClassifier` does), the feature vocabulary and action names as JSON.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Dict, FrozenSet, List, Optional, Set, Text, Tuple
+
+import numpy as np
+import rasa.shared.utils.io
+from rasa.core.featurizers.tracker_featurizers import MaxHistoryTrackerFeaturizer
+from rasa.core.policies.policy import Policy, PolicyPrediction, SupportedData
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.core.domain import Domain, State
+from rasa.shared.core.generator import TrackerWithCachedStates
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.exceptions import FileIOException
+from sklearn.tree import DecisionTreeClassifier
+
+from components.dialogue_features import (
+    Feature,
+    FeatureVocabulary,
+    history_features,
+    latest_intent_feature,
+)
+from components.tree_explanations import explain
+
+logger = logging.getLogger(__name__)
+
+TREE_FILE = "decision_tree.skops"
+VOCABULARY_FILE = "decision_tree_vocabulary.json"
+# Key of the explanation in `PolicyPrediction.action_metadata`, which Rasa copies into the
+# `ActionExecuted` event's metadata: the explanation ends up in the tracker.
+EXPLANATION_KEY = "decision_tree"
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT], is_trainable=True
+)
+class DecisionTreePolicy(Policy):
+    """Predicts the next action with a decision tree and explains each prediction."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            # Turns of history the tree sees (t-0 ... t-(max_history-1)).
+            "max_history": 5,
+            # None grows the tree until every training story is reproduced.
+            "max_depth": None,
+            "min_samples_leaf": 1,
+            # None, "balanced" or {action_name: weight}.
+            "class_weight": None,
+            # Between TEDPolicy (1) and MemoizationPolicy (3): breaks ties with TED.
+            "priority": 2,
+            "random_seed": 42,
+            # Also learn from each history window with its oldest turns cut off, so that
+            # the tree prefers tests on recent turns (see `_examples`).
+            "prefer_recent_turns": True,
+        }
+
+    @staticmethod
+    def supported_data() -> SupportedData:
+        """Stories only: rules stay with RulePolicy, rule-only turns are hidden at prediction."""
+        return SupportedData.ML_DATA
+
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        tree: Optional[DecisionTreeClassifier] = None,
+        vocabulary: Optional[FeatureVocabulary] = None,
+        classes: Optional[List[Text]] = None,
+    ) -> None:
+        super().__init__(config, model_storage, resource, execution_context)
+        self.tree = tree
+        self.vocabulary = vocabulary or FeatureVocabulary([])
+        self.classes = classes or []
+
+    def _standard_featurizer(self) -> MaxHistoryTrackerFeaturizer:
+        # Raw states are all the tree needs; no SingleStateFeaturizer vectors.
+        return MaxHistoryTrackerFeaturizer(
+            state_featurizer=None, max_history=self.config["max_history"]
+        )
+
+    def _class_weight(self) -> Any:
+        weight = self.config["class_weight"]
+        if isinstance(weight, dict):
+            return {
+                self.classes.index(action): value
+                for action, value in weight.items()
+                if action in self.classes
+            }
+        return weight
+
+    def _examples(
+        self, windows: List[List[State]], actions: List[Text], domain: Domain
+    ) -> Tuple[List[Dict[Feature, float]], List[Text]]:
+        """Unique (features, action) examples, plus shortened windows if configured.
+
+        Several tests often separate the training stories equally well ("t-0 intent =
+        affirm" and "t-3 intent = greet"), and sklearn breaks such ties at random. Adding
+        every window also with its oldest turns cut off makes the recent turns the tests
+        that stay true in all copies, so the tree asks about them first.
+        """
+        seen: Set[Tuple[FrozenSet[Tuple[Feature, float]], Text]] = set()
+        examples, labels = [], []
+        for window, action in zip(windows, actions):
+            shortest = 1 if self.config["prefer_recent_turns"] else len(window)
+            for length in range(len(window), shortest - 1, -1):
+                features = history_features(window[-length:], domain)
+                key = (frozenset(features.items()), action)
+                if key not in seen:
+                    seen.add(key)
+                    examples.append(features)
+                    labels.append(action)
+        return examples, labels
+
+    def train(
+        self,
+        training_trackers: List[TrackerWithCachedStates],
+        domain: Domain,
+        **kwargs: Any,
+    ) -> Resource:
+        """Fit the tree on every (history window -> next action) example of the stories."""
+        trackers = SupportedData.trackers_for_supported_data(
+            self.supported_data(), training_trackers
+        )
+        states, labels = self.featurizer.training_states_and_labels(
+            trackers, domain, ignore_action_unlikely_intent=True
+        )
+        examples, actions = self._examples(states, [label[0] for label in labels], domain)
+        if not examples:
+            logger.warning(
+                f"{self.__class__.__name__} found no stories to learn from; "
+                "it will not predict anything."
+            )
+            self.tree, self.vocabulary, self.classes = None, FeatureVocabulary([]), []
+            self.persist()
+            return self._resource
+
+        self.vocabulary = FeatureVocabulary.build(examples)
+        self.classes = sorted(set(actions))
+        features = np.stack([self.vocabulary.vectorize(e)[0] for e in examples])
+        targets = np.array([self.classes.index(a) for a in actions])
+        self.tree = DecisionTreeClassifier(
+            max_depth=self.config["max_depth"],
+            min_samples_leaf=self.config["min_samples_leaf"],
+            class_weight=self._class_weight(),
+            random_state=self.config["random_seed"],
+        ).fit(features, targets)
+        logger.info(
+            f"{self.__class__.__name__}: {len(examples)} examples, "
+            f"{len(self.vocabulary)} features, {len(self.classes)} actions -> tree of depth "
+            f"{self.tree.get_depth()} with {self.tree.get_n_leaves()} leaves."
+        )
+        self.persist()
+        return self._resource
+
+    def predict_action_probabilities(
+        self,
+        tracker: DialogueStateTracker,
+        domain: Domain,
+        rule_only_data: Optional[Dict[Text, Any]] = None,
+        **kwargs: Any,
+    ) -> PolicyPrediction:
+        """Leaf class shares as confidences; the decision path goes into `action_metadata`.
+
+        The policy abstains (all zeros, so RulePolicy's core fallback can step in) when it
+        was never trained or the user's latest intent never occurs in the stories: any leaf
+        it reached would be a guess.
+        """
+        probabilities = self._default_predictions(domain)
+        if self.tree is None:
+            return self._prediction(probabilities)
+
+        states = self._prediction_states(tracker, domain, rule_only_data=rule_only_data)
+        intent_feature = latest_intent_feature(states)
+        if intent_feature is not None and intent_feature not in self.vocabulary:
+            logger.debug(
+                f"{self.__class__.__name__} abstains: '{intent_feature}' never occurs in "
+                "the training stories."
+            )
+            return self._prediction(probabilities)
+
+        row, unseen = self.vocabulary.vectorize(history_features(states, domain))
+        shares = self.tree.predict_proba(row.reshape(1, -1))[0]
+        for class_index, share in zip(self.tree.classes_, shares):
+            action = self.classes[int(class_index)]
+            if action in domain.action_names_or_texts:
+                probabilities[domain.index_for_action(action)] = float(share)
+
+        explanation = explain(self.tree, row, self.vocabulary, self.classes, unseen)
+        logger.debug(f"{self.__class__.__name__} decision path: {explanation.text}")
+        return self._prediction(
+            probabilities, action_metadata={EXPLANATION_KEY: explanation.as_dict()}
+        )
+
+    def persist(self) -> None:
+        """Tree via skops, vocabulary and action names as JSON (no pickle)."""
+        import skops.io as sio
+
+        with self._model_storage.write_to(self._resource) as directory:
+            rasa.shared.utils.io.dump_obj_as_json_to_file(
+                directory / VOCABULARY_FILE,
+                {
+                    "max_history": self.config["max_history"],
+                    "classes": self.classes,
+                    "features": self.vocabulary.to_json(),
+                },
+            )
+            if self.tree is not None:
+                sio.dump(self.tree, directory / TREE_FILE)
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> DecisionTreePolicy:
+        """Load the tree; an untrained or missing resource gives a policy that abstains."""
+        try:
+            with model_storage.read_from(resource) as directory:
+                tree, vocabulary, classes = load_tree(Path(directory))
+        except (ValueError, FileNotFoundError, FileIOException) as error:
+            logger.warning(
+                f"{cls.__name__}: could not load a tree from resource '{resource.name}' "
+                f"({error or 'nothing saved'}); the policy will not predict anything."
+            )
+            tree, vocabulary, classes = None, None, None
+        return cls(
+            config,
+            model_storage,
+            resource,
+            execution_context,
+            tree=tree,
+            vocabulary=vocabulary,
+            classes=classes,
+        )
+
+
+class UntrustedTreeError(ValueError):
+    """The saved tree file contains types other than plain scikit-learn ones."""
+
+
+def load_tree(
+    directory: Path,
+) -> tuple[Optional[DecisionTreeClassifier], FeatureVocabulary, List[Text]]:
+    """Read what `persist` wrote; shared with `scripts.explain_tree`."""
+    import skops.io as sio
+
+    metadata = rasa.shared.utils.io.read_json_file(directory / VOCABULARY_FILE)
+    vocabulary = FeatureVocabulary.from_json(metadata["features"])
+    tree_file = directory / TREE_FILE
+    if not tree_file.exists():
+        return None, vocabulary, metadata["classes"]
+    untrusted = sio.get_untrusted_types(file=tree_file)
+    if untrusted:
+        raise UntrustedTreeError(f"Untrusted types {untrusted} in {tree_file}; not loading it.")
+    return sio.load(tree_file, trusted=[]), vocabulary, metadata["classes"]
+
