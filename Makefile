@@ -60,3 +60,26 @@ test: install
 
 clean:
 	rm -rf models .rasa .pytest_cache actions.log
+
+# --- web chat (docs/deploy.md) ------------------------------------------------------
+RASA_PORT ?= 5005
+WEBCHAT_PORT ?= 8080
+
+.PHONY: webchat browser
+
+# The action server, `rasa run` (REST + socket.io from credentials.yml, HTTP API for the page's
+# history) and the page, together; Ctrl-C, or any of them stopping, stops all three.
+webchat: db train
+	@$(RASA) run actions --port $(ACTIONS_PORT) > actions.log 2>&1 & actions_pid=$$!; \
+	  $(RASA) run -m $(MODEL) --enable-api --cors "*" --port $(RASA_PORT) \
+	    --endpoints endpoints.yml --credentials credentials.yml > rasa.log 2>&1 & rasa_pid=$$!; \
+	  $(PY) -m scripts.serve_webchat --port $(WEBCHAT_PORT) --rasa-url http://localhost:$(RASA_PORT) & web_pid=$$!; \
+	  trap 'kill $$actions_pid $$rasa_pid $$web_pid 2>/dev/null || true' EXIT INT TERM; \
+	  echo "Starting the assistant (logs: actions.log, rasa.log)..."; \
+	  $(PY) -m scripts.wait_for_http http://localhost:$(RASA_PORT)/status 900; \
+	  echo "Open http://localhost:$(WEBCHAT_PORT)/?server=http://localhost:$(RASA_PORT) and chat. Ctrl-C stops everything."; \
+	  wait -n
+
+# Debian's Chromium for the browser test (tests/integration/test_webchat_browser.py).
+browser:
+	bash scripts/install_browser.sh

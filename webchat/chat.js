@@ -176,7 +176,10 @@
         buttons = [];
       } else if (event.event === "bot") {
         var data = event.data || {};
-        if (event.text) { addBubble("bot", event.text); }
+        // Split as Rasa's socket.io channel does, so a reload shows the same bubbles.
+        (event.text || "").trim().split("\n\n").forEach(function (part) {
+          if (part) { addBubble("bot", part); }
+        });
         if (data.image) { addImage(data.image); }
         buttons = data.buttons || data.quick_replies || [];
       }
@@ -236,7 +239,6 @@
 
   var socket = window.io(serverUrl, {
     path: "/socket.io",
-    transports: ["websocket", "polling"],
     reconnection: true,
     reconnectionDelay: 1000,
     reconnectionDelayMax: 5000
