@@ -7,6 +7,7 @@ cost one encoder pass in total, while keeping no per-conversation state: any ser
 for any conversation from a shared tracker store.
 """
 import collections
+import functools
 import logging
 from typing import Any, List, Sequence, Text
 
@@ -14,6 +15,21 @@ import numpy as np
 import tensorflow as tf
 
 logger = logging.getLogger(__name__)
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled_single_text_encoder(model: Any, max_tokens: int) -> Any:
+    """One compiled graph per (encoder, padding) per process: tracing BERT costs seconds, and
+    every policy instance on the same cached encoder (trained and loaded ones) can share it."""
+    signature = [tf.TensorSpec([1, max_tokens], tf.int32)] * 2
+
+    def embed(input_ids: tf.Tensor, attention_mask: tf.Tensor) -> tf.Tensor:
+        hidden = model(
+            input_ids=input_ids, attention_mask=attention_mask, training=False
+        ).last_hidden_state
+        return mean_pool(hidden, attention_mask)
+
+    return tf.function(embed, input_signature=signature)
 
 
 def mean_pool(hidden: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
@@ -36,19 +52,10 @@ class TurnEncoder:
         self.cache_size = cache_size
         self.encoder_calls = 0  # texts actually run through the model (tests count them)
         self._cache: "collections.OrderedDict[Text, np.ndarray]" = collections.OrderedDict()
-        # One fixed token length, any batch size: at most two traces (batch and single).
-        signature = [tf.TensorSpec([None, max_tokens], tf.int32)] * 2
-        self._embed = tf.function(self._embed_tokens, input_signature=signature)
 
     @property
     def dimension(self) -> int:
         return int(self.model.config.hidden_size)
-
-    def _embed_tokens(self, input_ids: tf.Tensor, attention_mask: tf.Tensor) -> tf.Tensor:
-        hidden = self.model(
-            input_ids=input_ids, attention_mask=attention_mask, training=False
-        ).last_hidden_state
-        return mean_pool(hidden, attention_mask)
 
     def tokenize(self, texts: Sequence[Text]) -> Any:
         """Token ids and attention masks, truncated/padded to `max_tokens`."""
@@ -61,12 +68,19 @@ class TurnEncoder:
         )
 
     def _run(self, texts: Sequence[Text]) -> np.ndarray:
+        """Single texts (inference) through the compiled graph, batches (training) eagerly:
+        a batch is encoded once per training run, not worth a second trace."""
         tokens = self.tokenize(texts)
         self.encoder_calls += len(texts)
-        return self._embed(
-            tf.constant(tokens["input_ids"], tf.int32),
-            tf.constant(tokens["attention_mask"], tf.int32),
-        ).numpy()
+        input_ids = tf.constant(tokens["input_ids"], tf.int32)
+        attention_mask = tf.constant(tokens["attention_mask"], tf.int32)
+        if len(texts) == 1:
+            embed = _compiled_single_text_encoder(self.model, self.max_tokens)
+            return embed(input_ids, attention_mask).numpy()
+        hidden = self.model(
+            input_ids=input_ids, attention_mask=attention_mask, training=False
+        ).last_hidden_state
+        return mean_pool(hidden, attention_mask).numpy()
 
     def embed_one(self, text: Text) -> np.ndarray:
         """The embedding of one text; each distinct text runs the model once per process."""
