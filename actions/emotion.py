@@ -1,0 +1,63 @@
+"""Actions that read the customer's emotion, as EmotionClassifier left it in the tracker.
+
+Every user message's parse data carries `emotion` ({"name", "confidence"}) and
+`emotion_ranking`; the `emotion` slot holds the latest one. `action_track_emotion` is the
+custom slot mapping of `anger_repeated` (domain.yml): Rasa runs it after every user message,
+and it sets the slot to true when the customer was angry in this message and the one before,
+which makes the assistant offer a colleague (data/emotion.yml).
+"""
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+ANGER_REPEATED_SLOT = "anger_repeated"
+# Angry-looking messages the model is unsure about do not count: better no offer than a wrong one.
+MIN_CONFIDENCE = 0.5
+
+
+def message_emotion(parse_data: Dict[Text, Any]) -> Optional[Text]:
+    """The emotion of one user message, if EmotionClassifier was confident enough."""
+    emotion = parse_data.get("emotion") or {}
+    if emotion.get("confidence", 0.0) >= MIN_CONFIDENCE:
+        return emotion.get("name")
+    return None
+
+
+def user_emotions(tracker: Tracker) -> List[Optional[Text]]:
+    """Emotions of the user's messages in this session, oldest first."""
+    return [
+        message_emotion(event.get("parse_data") or {})
+        for event in tracker.events_after_latest_restart()
+        if event.get("event") == "user"
+    ]
+
+
+def anger_streak(emotions: List[Optional[Text]]) -> int:
+    """How many of the latest messages in a row were angry."""
+    streak = 0
+    for emotion in reversed(emotions):
+        if emotion != "anger":
+            break
+        streak += 1
+    return streak
+
+
+class ActionTrackEmotion(Action):
+    """Slot mapping: `anger_repeated` is true exactly on the second angry message in a row."""
+
+    def name(self) -> Text:
+        return "action_track_emotion"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        repeated = anger_streak(user_emotions(tracker)) == 2
+        if repeated:
+            return [SlotSet(ANGER_REPEATED_SLOT, True)]
+        # Reset only if set, so that calm conversations keep the slot unset (as in the stories).
+        if tracker.get_slot(ANGER_REPEATED_SLOT):
+            return [SlotSet(ANGER_REPEATED_SLOT, None)]
+        return []

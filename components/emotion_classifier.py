@@ -1,0 +1,293 @@
+"""EmotionClassifier: the customer's emotion on every message, for responses, slots and policies.
+
+A BiLSTM reads the dense token features that the pipeline's LanguageModelFeaturizer (MiniLM) has
+already computed, so recognising emotion costs no second encoder pass. It ships pretrained on
+GoEmotions (components/emotion_model/, see scripts/train_emotion_model.py) and fine-tunes on
+NLU examples labelled `metadata: {emotion: ...}`. Per message it adds `emotion`,
+`emotion_ranking` and an `emotion` entity (so a from_entity slot fills every turn).
+See docs/components/emotion_classifier.md.
+"""
+import logging
+import re
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Text, Tuple
+
+import numpy as np
+import tensorflow as tf
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.extractors.extractor import EntityExtractorMixin
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    ENTITY_ATTRIBUTE_CONFIDENCE,
+    ENTITY_ATTRIBUTE_END,
+    ENTITY_ATTRIBUTE_START,
+    ENTITY_ATTRIBUTE_TYPE,
+    ENTITY_ATTRIBUTE_VALUE,
+    EXTRACTOR,
+    METADATA,
+    METADATA_EXAMPLE,
+    METADATA_INTENT,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from components.emotion_features import (
+    LABELS,
+    MAX_TOKENS,
+    NEUTRAL,
+    dense_inputs,
+    rasa_featurizers,
+)
+from components.emotion_model_files import SHIPPED_MODEL_DIR, load_model, model_fingerprint, save_model
+from components.emotion_network import NETWORK_DEFAULTS, build_network, fit
+
+logger = logging.getLogger(__name__)
+
+EMOTION = "emotion"
+EMOTION_RANKING = "emotion_ranking"
+FINETUNE, REPLACE = "finetune", "replace"
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=True)
+class EmotionClassifier(GraphComponent, EntityExtractorMixin):
+    """Recognises anger, disgust, fear, joy, neutral, sadness and surprise in user messages."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            # Dense featurizers (their `alias`) whose features to read; [] = every dense one.
+            "featurizers": [],
+            # The pretrained model: a directory with the h5 weights and their JSON; None = shipped.
+            "pretrained_model": None,
+            # NLU examples labelled `metadata: {emotion: ...}` either fine-tune the pretrained
+            # model ("finetune") or train a fresh one from scratch ("replace").
+            "bot_labels": FINETUNE,
+            "epochs": 15,
+            "learning_rate": 0.0005,
+            "batch_size": 16,
+            "random_seed": 42,
+            # Size of a fresh network ("replace" only; fine-tuning keeps the pretrained one's).
+            "lstm_units": NETWORK_DEFAULTS["lstm_units"],
+            # Encoder used only if the pipeline did not compute matching features itself.
+            "model_weights": None,
+            # Messages the model cannot judge (empty, longer than this, not Latin-script text)
+            # get neutral with this low confidence, the rest spread evenly.
+            "max_characters": 2000,
+            "fallback_confidence": 0.4,
+            # Also add an `emotion` entity, so a from_entity slot fills on every turn.
+            "emit_entity": True,
+        }
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[Text]:
+        return model_fingerprint(Path(config.get("pretrained_model") or SHIPPED_MODEL_DIR))
+
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        model: tf.keras.Model,
+        network: Dict[Text, Any],
+    ) -> None:
+        self._config = config
+        self._model_storage = model_storage
+        self._resource = resource
+        self._set_model(model, network)
+        self._own_featurizers: Optional[Tuple[Any, Any]] = None
+        self._warned_about_features = False
+
+    def _set_model(self, model: tf.keras.Model, network: Dict[Text, Any]) -> None:
+        self._model, self._network = model, network
+        dim = int(network["input_dim"])
+        # One compiled graph for every message length: no retracing, no Python per LSTM step.
+        self._predict = tf.function(
+            lambda sequence, sentence: self._model([sequence, sentence], training=False),
+            input_signature=[
+                tf.TensorSpec([1, None, dim], tf.float32),
+                tf.TensorSpec([1, dim], tf.float32),
+            ],
+        )
+
+    @classmethod
+    def _pretrained(cls, config: Dict[Text, Any]) -> Tuple[tf.keras.Model, Dict[Text, Any]]:
+        return load_model(Path(config.get("pretrained_model") or SHIPPED_MODEL_DIR))
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "EmotionClassifier":
+        return cls(config, model_storage, resource, *cls._pretrained(config))
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "EmotionClassifier":
+        try:
+            with model_storage.read_from(resource) as directory:
+                return cls(config, model_storage, resource, *load_model(directory))
+        except ValueError:
+            logger.warning(
+                f"{cls.__name__}: no trained model in '{resource.name}'; using the pretrained one."
+            )
+            return cls.create(config, model_storage, resource, execution_context)
+
+    # --- training ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _label_of(example: Message) -> Optional[Text]:
+        """`metadata: {emotion: ...}` on the example, or else on its intent."""
+        metadata = example.get(METADATA) or {}
+        for level in (METADATA_EXAMPLE, METADATA_INTENT):
+            labels = metadata.get(level)
+            if isinstance(labels, dict) and labels.get(EMOTION):
+                return str(labels[EMOTION]).strip().lower()
+        return None
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """Fine-tune on (or replace by) the bot's labelled examples; always persist a model."""
+        sequences, sentences, label_sets = [], [], []
+        for example in training_data.training_examples:
+            label = self._label_of(example)
+            if label is None or not example.get(TEXT):
+                continue
+            if label not in LABELS:
+                logger.warning(
+                    f"{self.__class__.__name__}: ignoring emotion '{label}' on "
+                    f"'{example.get(TEXT)[:40]}'; known emotions are {list(LABELS)}."
+                )
+                continue
+            inputs = self._inputs(example)
+            if inputs is None:
+                continue
+            sequence, sentence = inputs
+            sequences.append(sequence)
+            sentences.append(sentence)
+            label_sets.append([LABELS.index(label)])
+
+        if label_sets:
+            if self._config["bot_labels"] == REPLACE:
+                network = {**self._network, "lstm_units": int(self._config["lstm_units"])}
+                self._set_model(build_network(network), network)
+            logger.info(
+                f"{self.__class__.__name__}: {self._config['bot_labels']} on "
+                f"{len(label_sets)} labelled examples."
+            )
+            fit(
+                self._model, sequences, np.stack(sentences), label_sets,
+                epochs=int(self._config["epochs"]),
+                learning_rate=float(self._config["learning_rate"]),
+                batch_size=int(self._config["batch_size"]),
+                seed=int(self._config["random_seed"]),
+            )
+        else:
+            logger.debug(f"{self.__class__.__name__}: no emotion labels; keeping the pretrained model.")
+
+        with self._model_storage.write_to(self._resource) as directory:
+            save_model(self._model, self._network, directory)
+        return self._resource
+
+    # --- inference --------------------------------------------------------------------------
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            probabilities = self._probabilities(message)
+            self._set_outputs(message, probabilities)
+        return messages
+
+    def rank(self, message: Message) -> List[Dict[Text, Any]]:
+        """The ranking this component would add to `message` (without changing it)."""
+        return self._ranking(self._probabilities(message))
+
+    def _probabilities(self, message: Message) -> np.ndarray:
+        text = message.get(TEXT) or ""
+        if not self._can_judge(text):
+            return self._unsure()
+        inputs = self._inputs(message)
+        if inputs is None or len(inputs[0]) == 0:
+            return self._unsure()
+        sequence, sentence = inputs
+        probabilities = self._predict(
+            tf.constant(sequence[None, :MAX_TOKENS]), tf.constant(sentence[None])
+        )[0].numpy().astype(np.float64)
+        if not np.all(np.isfinite(probabilities)) or probabilities.sum() <= 0:
+            return self._unsure()
+        return probabilities / probabilities.sum()
+
+    def _can_judge(self, text: Text) -> bool:
+        """English-like text of sensible length: the model knows nothing else."""
+        if len(text) > int(self._config["max_characters"]):
+            logger.debug(f"{self.__class__.__name__}: {len(text)} characters; answering neutral.")
+            return False
+        visible = [c for c in text if not c.isspace()]
+        latin_letters = sum(1 for c in visible if c.isascii() and c.isalpha())
+        return bool(_LATIN_WORD.search(text)) and latin_letters >= 0.5 * len(visible)
+
+    def _unsure(self) -> np.ndarray:
+        confidence = float(self._config["fallback_confidence"])
+        probabilities = np.full(len(LABELS), (1.0 - confidence) / (len(LABELS) - 1))
+        probabilities[NEUTRAL] = confidence
+        return probabilities
+
+    def _inputs(self, message: Message) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+        """The pipeline's dense features if they fit the network, else the same ones computed here."""
+        dim = int(self._network["input_dim"])
+        inputs = dense_inputs(message, self._config["featurizers"])
+        if inputs is not None and inputs[0].shape[-1] == dim:
+            return inputs
+        if not self._warned_about_features:
+            found = "no dense features" if inputs is None else f"dense features of size {inputs[0].shape[-1]}"
+            logger.warning(
+                f"{self.__class__.__name__} expects the {dim}-dimensional features of "
+                f"LanguageModelFeaturizer (model_name: bert, MiniLM) but found {found}. It now "
+                f"runs the encoder itself (a second encoder pass per message). Put "
+                f"LanguageModelFeaturizer before it, or set `featurizers` to its alias."
+            )
+            self._warned_about_features = True
+        if self._own_featurizers is None:
+            self._own_featurizers = rasa_featurizers(self._config["model_weights"])
+        tokenizer, featurizer = self._own_featurizers
+        copy = Message(data={TEXT: message.get(TEXT)})
+        tokenizer.process([copy])
+        featurizer.process([copy])
+        own = dense_inputs(copy)
+        if own is not None and own[0].shape[-1] != dim:
+            raise ValueError(
+                f"{self.__class__.__name__}: the encoder '{self._config['model_weights']}' gives "
+                f"features that do not fit this {dim}-dimensional emotion model."
+            )
+        return own
+
+    @staticmethod
+    def _ranking(probabilities: np.ndarray) -> List[Dict[Text, Any]]:
+        order = np.argsort(-probabilities, kind="stable")
+        return [{"name": LABELS[i], "confidence": float(probabilities[i])} for i in order]
+
+    def _set_outputs(self, message: Message, probabilities: np.ndarray) -> None:
+        ranking = self._ranking(probabilities)
+        message.set(EMOTION, dict(ranking[0]), add_to_output=True)
+        message.set(EMOTION_RANKING, ranking, add_to_output=True)
+        if self._config["emit_entity"]:
+            entity = {
+                ENTITY_ATTRIBUTE_TYPE: EMOTION,
+                ENTITY_ATTRIBUTE_VALUE: ranking[0]["name"],
+                ENTITY_ATTRIBUTE_START: 0,
+                ENTITY_ATTRIBUTE_END: len(message.get(TEXT) or ""),
+                ENTITY_ATTRIBUTE_CONFIDENCE: ranking[0]["confidence"],
+                EXTRACTOR: self.__class__.__name__,
+            }
+            message.set(ENTITIES, message.get(ENTITIES, []) + [entity], add_to_output=True)
