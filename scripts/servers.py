@@ -60,12 +60,17 @@ class Server:
     def pid(self) -> Optional[int]:
         return self.process.pid if self.process else None
 
+    def launch(self) -> None:
+        """Start the process in a new session (its own process group), output to `log`."""
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.args, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
     def start(self, health_url: Text, timeout: float = 240) -> None:
         """Start the process and return once `health_url` answers 200."""
-        self.process = subprocess.Popen(
-            self.args, cwd=self.cwd, env=self.env, stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        self.launch()
         deadline = time.monotonic() + timeout
         while self.process.poll() is None and time.monotonic() < deadline:
             try:
