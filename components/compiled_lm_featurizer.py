@@ -1,0 +1,43 @@
+"""Rasa's LanguageModelFeaturizer with the language model run as one compiled TensorFlow graph.
+
+Rasa 3.6's LanguageModelFeaturizer calls the Hugging Face TF model eagerly for every message, so
+each of BERT's layers is dispatched op by op from Python; on a small CPU that overhead costs many
+times the arithmetic of a short chat message (measured for all-MiniLM-L6-v2: see BENCHMARKS.md,
+"End-to-end speed"). This subclass changes only that one call: it wraps the model in a
+`tf.function` whose signature accepts any batch size and length, so it is traced once per process
+and every later message runs as a graph. Tokenisation, special tokens, truncation and the
+sentence/sequence features are Rasa's own code, so the features equal Rasa's to float rounding
+and everything trained on them (DIET, EmotionClassifier's shipped weights) stays valid.
+"""
+from typing import Any, Dict, List, Text
+
+import numpy as np
+import tensorflow as tf
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.nlu.featurizers.dense_featurizer.lm_featurizer import LanguageModelFeaturizer
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False
+)
+class CompiledLanguageModelFeaturizer(LanguageModelFeaturizer):
+    """Same settings and features as LanguageModelFeaturizer; the model call is compiled."""
+
+    def __init__(self, config: Dict[Text, Any], execution_context: ExecutionContext) -> None:
+        super().__init__(config, execution_context)
+        model = self.model
+        signature = [tf.TensorSpec([None, None], tf.int32)] * 2
+        # Output 0 is the sequence of hidden states for every architecture Rasa supports.
+        self._hidden_states = tf.function(
+            lambda ids, mask: model(ids, attention_mask=mask, training=False)[0],
+            input_signature=signature,
+        )
+
+    def _compute_batch_sequence_features(
+        self, batch_attention_mask: np.ndarray, padded_token_ids: List[List[int]]
+    ) -> np.ndarray:
+        return self._hidden_states(
+            tf.constant(np.asarray(padded_token_ids, dtype=np.int32)),
+            tf.constant(np.asarray(batch_attention_mask, dtype=np.int32)),
+        ).numpy()

@@ -1,0 +1,89 @@
+"""CompiledLanguageModelFeaturizer: Rasa's features, from one traced graph, on a tiny random BERT."""
+from pathlib import Path
+from typing import List, Text, Type
+
+import numpy as np
+import pytest
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.nlu.featurizers.dense_featurizer.lm_featurizer import LanguageModelFeaturizer
+from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from components.compiled_lm_featurizer import CompiledLanguageModelFeaturizer
+from tests.checks.nlu_checks import BAD_INPUTS, NLUComponentChecks, ProcessFn
+
+# BERT's layout: Rasa adds [CLS]=101 and [SEP]=102 by number, so the tiny vocabulary keeps them there.
+WORDS = (
+    ["[PAD]"] + [f"[unused{i}]" for i in range(1, 100)] + ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    + "hello where is my order a1001 cancel please thanks bye the refund not arrived ? ! , .".split()
+)
+TEXTS = [
+    "hello", "where is my order A1001?", "please cancel my order, thanks!",
+    "the refund has not arrived", "bye",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Text:
+    """A random 2-layer BERT; 512 positions, as Rasa truncates long messages to 512 tokens."""
+    from transformers import BertConfig, BertTokenizerFast, TFBertModel
+
+    directory: Path = tmp_path_factory.mktemp("tiny_bert")
+    (directory / "vocab.txt").write_text("\n".join(WORDS) + "\n", encoding="utf-8")
+    BertTokenizerFast(str(directory / "vocab.txt")).save_pretrained(str(directory))
+    config = BertConfig(
+        vocab_size=len(WORDS), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=512,
+    )
+    model = TFBertModel(config)
+    model(model.dummy_inputs)
+    model.save_pretrained(str(directory))
+    return str(directory)
+
+
+def featurizer(cls: Type[LanguageModelFeaturizer], weights: Text) -> LanguageModelFeaturizer:
+    config = {**cls.get_default_config(), "model_name": "bert", "model_weights": weights}
+    return cls(config, ExecutionContext(GraphSchema({}), node_name=cls.__name__))
+
+
+def featurize(component: LanguageModelFeaturizer, texts: List[Text]) -> List[Message]:
+    messages = [Message(data={TEXT: text}) for text in texts]
+    WhitespaceTokenizer(WhitespaceTokenizer.get_default_config()).process(messages)
+    return component.process(messages)
+
+
+def dense(message: Message) -> List[np.ndarray]:
+    sequence, sentence = message.get_dense_features(TEXT, [])
+    return [sequence.features, sentence.features]
+
+
+def test_features_equal_rasas_language_model_featurizer(tiny_bert: Text) -> None:
+    texts = TEXTS + [BAD_INPUTS["huge"], BAD_INPUTS["emoji_only"], BAD_INPUTS["cjk"]]
+    stock = featurize(featurizer(LanguageModelFeaturizer, tiny_bert), texts)
+    compiled = featurize(featurizer(CompiledLanguageModelFeaturizer, tiny_bert), texts)
+    for expected, actual in zip(stock, compiled):
+        for want, got in zip(dense(expected), dense(actual)):
+            assert got.shape == want.shape
+            np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_messages_of_every_length_share_one_traced_graph(tiny_bert: Text) -> None:
+    component = featurizer(CompiledLanguageModelFeaturizer, tiny_bert)
+    featurize(component, TEXTS)
+    data = TrainingData([Message(data={TEXT: text}) for text in TEXTS])
+    WhitespaceTokenizer(WhitespaceTokenizer.get_default_config()).process_training_data(data)
+    component.process_training_data(data)  # a batch of 5, padded to its longest message
+    assert component._hidden_states.experimental_get_tracing_count() == 1
+
+
+@pytest.fixture(scope="module")
+def compiled(tiny_bert: Text) -> LanguageModelFeaturizer:
+    return featurizer(CompiledLanguageModelFeaturizer, tiny_bert)
+
+
+class TestBadInput(NLUComponentChecks):
+    @pytest.fixture
+    def process(self, compiled: LanguageModelFeaturizer) -> ProcessFn:
+        return lambda messages: featurize(compiled, [m.get(TEXT) for m in messages])
