@@ -462,6 +462,8 @@ def run_benchmark(args: argparse.Namespace) -> Dict[Text, Any]:
         )
     if args.epochs is not None:
         settings = replace(settings, epochs=args.epochs)
+    if args.phase_seconds is not None:
+        settings = replace(settings, phase_seconds=args.phase_seconds)
     project = Path(args.project).resolve()
     story_files = sorted((project / "tests").glob("test_stories*.yml"))
     conversations = load_conversations(story_files)
@@ -519,6 +521,7 @@ def parse_args(argv: Optional[List[Text]] = None) -> argparse.Namespace:
                         help="also measure the rapport config with component OLD replaced by NEW")
     parser.add_argument("--epochs", type=int, help="override the epochs of every trained component")
     parser.add_argument("--max-messages", type=int, help="cap on the messages of each phase")
+    parser.add_argument("--phase-seconds", type=float, help="time limit of each measured phase")
     parser.add_argument("--out", default=str(RESULTS), help="where the JSON and markdown go")
     parser.add_argument("--work", help="keep models and logs in this (new) directory")
     return parser.parse_args(argv)

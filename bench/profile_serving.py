@@ -48,7 +48,7 @@ class Timings:
         self.loads: Dict[Text, Dict[Text, float]] = {}
 
     def wrap(self, owner: Any, name: Text, label: Callable[..., Text]) -> None:
-        """Time every call of `owner.name` under `label(self_of_call, ...)`."""
+        """Time every call of `owner.name` under `label(self_of_call, args, kwargs)`."""
         original = getattr(owner, name)
 
         if asyncio.iscoroutinefunction(original):
@@ -58,7 +58,7 @@ class Timings:
                 try:
                     return await original(obj, *args, **kwargs)
                 finally:
-                    self.steps[label(obj, *args)].append((time.perf_counter() - began) * 1000)
+                    self.steps[label(obj, args, kwargs)].append((time.perf_counter() - began) * 1000)
 
             setattr(owner, name, timed_async)
         else:
@@ -68,7 +68,7 @@ class Timings:
                 try:
                     return original(obj, *args, **kwargs)
                 finally:
-                    self.steps[label(obj, *args)].append((time.perf_counter() - began) * 1000)
+                    self.steps[label(obj, args, kwargs)].append((time.perf_counter() - began) * 1000)
 
             setattr(owner, name, timed)
 
@@ -96,12 +96,16 @@ def instrument(timings: Timings) -> None:
     from rasa.engine.graph import GraphNode
 
     timings.wrap(GraphNode, "__call__", lambda node, *_: f"node {node._node_name}")
+
+    def action_label(_processor: Any, args: tuple, kwargs: Dict[Text, Any]) -> Text:
+        action = kwargs.get("action", args[0] if args else None)
+        return f"processor: run {type(action).__name__}"
+
     timings.wrap(MessageProcessor, "handle_message", lambda *_: "= whole message")
     timings.wrap(MessageProcessor, "parse_message", lambda *_: "processor: NLU graph (total)")
     timings.wrap(MessageProcessor, "_predict_next_with_tracker",
                  lambda *_: "processor: policy graph (total)")
-    timings.wrap(MessageProcessor, "_run_action",
-                 lambda _p, action, *a: f"processor: run {type(action).__name__}")
+    timings.wrap(MessageProcessor, "_run_action", action_label)
     timings.wrap(MessageProcessor, "fetch_tracker_and_update_session",
                  lambda *_: "processor: tracker store fetch")
     timings.wrap(MessageProcessor, "save_tracker", lambda *_: "processor: tracker store save")
@@ -198,7 +202,10 @@ def main(argv: Optional[List[Text]] = None) -> int:
     parser.add_argument("--rounds", type=int, default=2, help="timed replays of the test stories")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
+    from rasa.utils.log_utils import configure_structlog
+
     logging.basicConfig(level=logging.WARNING)
+    configure_structlog(logging.WARNING)  # Rasa's per-message debug events would drown the report
 
     model = Path(args.model).resolve()
     conversations = load_conversations(sorted(Path(args.project).glob("tests/test_stories*.yml")))
