@@ -480,6 +480,7 @@ class BertContextPolicy(Policy):
             for block in _encoder_layers(model)[-fine_tune:]:
                 block.set_weights([next(weights) for _ in block.get_weights()])
         encoder = TurnEncoder(tokenizer, model, config["max_tokens"], config["cache_size"])
+        encoder.warm_up()
         policy = cls(config, model_storage, resource, execution_context, meta=meta)
         policy.encoder = encoder
         policy.head = policy._build_head(

@@ -9,12 +9,14 @@ for any conversation from a shared tracker store.
 import collections
 import functools
 import logging
-from typing import Any, List, Sequence, Text
+from typing import Any, List, Optional, Sequence, Text
 
 import numpy as np
 import tensorflow as tf
 
 logger = logging.getLogger(__name__)
+
+SHORT_TOKENS = 16  # padding for short messages; longer ones use `max_tokens`
 
 
 @functools.lru_cache(maxsize=8)
@@ -57,30 +59,43 @@ class TurnEncoder:
     def dimension(self) -> int:
         return int(self.model.config.hidden_size)
 
-    def tokenize(self, texts: Sequence[Text]) -> Any:
-        """Token ids and attention masks, truncated/padded to `max_tokens`."""
+    def tokenize(self, texts: Sequence[Text], length: Optional[int] = None) -> Any:
+        """Token ids and attention masks, truncated/padded to `length` (or `max_tokens`)."""
         return self.tokenizer(
             list(texts),
             padding="max_length",
             truncation=True,
-            max_length=self.max_tokens,
+            max_length=length or self.max_tokens,
             return_tensors="np",
         )
 
+    def _padding_for(self, text: Text) -> int:
+        """The shortest fixed length that holds the text: most chat messages fit in
+        SHORT_TOKENS, and a shorter sequence makes every layer cheaper."""
+        tokens = len(self.tokenizer(text, truncation=True, max_length=self.max_tokens)["input_ids"])
+        return SHORT_TOKENS if tokens <= SHORT_TOKENS < self.max_tokens else self.max_tokens
+
     def _run(self, texts: Sequence[Text]) -> np.ndarray:
-        """Single texts (inference) through the compiled graph, batches (training) eagerly:
-        a batch is encoded once per training run, not worth a second trace."""
-        tokens = self.tokenize(texts)
+        """Single texts (inference) through a compiled graph per padding length, batches
+        (training) eagerly: a batch is encoded once per training run, not worth a trace."""
+        length = self._padding_for(texts[0]) if len(texts) == 1 else self.max_tokens
+        tokens = self.tokenize(texts, length)
         self.encoder_calls += len(texts)
         input_ids = tf.constant(tokens["input_ids"], tf.int32)
         attention_mask = tf.constant(tokens["attention_mask"], tf.int32)
         if len(texts) == 1:
-            embed = _compiled_single_text_encoder(self.model, self.max_tokens)
+            embed = _compiled_single_text_encoder(self.model, length)
             return embed(input_ids, attention_mask).numpy()
         hidden = self.model(
             input_ids=input_ids, attention_mask=attention_mask, training=False
         ).last_hidden_state
         return mean_pool(hidden, attention_mask).numpy()
+
+    def warm_up(self) -> None:
+        """Trace the compiled graphs now (at model load), not on a user's first message."""
+        for words in ("hi", "a " * self.max_tokens):
+            self._run([words])
+        self.encoder_calls = 0
 
     def embed_one(self, text: Text) -> np.ndarray:
         """The embedding of one text; each distinct text runs the model once per process."""
