@@ -59,6 +59,14 @@ def _emotion_label(value: Any) -> Optional[Text]:
     return None
 
 
+def _emotion_entity(parse_data: Dict[Text, Any]) -> Optional[Text]:
+    """An `emotion` entity's value: how a story with user text can state the emotion."""
+    for entity in parse_data.get(ENTITIES) or []:
+        if isinstance(entity, dict) and entity.get("entity") == EMOTION:
+            return _emotion_label(entity.get("value"))
+    return None
+
+
 class TurnFeaturizer(MaxHistoryTrackerFeaturizer):
     """Rasa's max-history states, with the user's own words and emotion kept in each state.
 
@@ -108,7 +116,7 @@ def _with_words_and_emotion(state: State, parses: Dict[Text, Dict[Text, Any]]) -
         normalised = parse_data.get(TEXT)
         if isinstance(normalised, str) and normalised.strip():
             user[TEXT] = normalised
-        emotion = _emotion_label(parse_data.get(EMOTION))
+        emotion = _emotion_label(parse_data.get(EMOTION)) or _emotion_entity(parse_data)
         if emotion:
             user[EMOTION] = emotion
     if user:

@@ -171,6 +171,16 @@ class TestBertContextPolicy:
         assert last["user"]["emotion"] == "anger"
         assert last["user"]["intent"] == "check_order_status"
 
+    def test_emotion_entity_in_a_story_is_read_as_the_emotion(self, domain: Domain) -> None:
+        user = UserUttered(
+            "this is taking forever",
+            intent={"name": "check_order_status"},
+            entities=[{"entity": "emotion", "value": "anger", "start": 0, "end": 22}],
+        )
+        tracker = PolicyContract.tracker_with([ActionExecuted(ACTION_LISTEN_NAME), user], domain)
+        last = TurnFeaturizer(max_history=5).prediction_states([tracker], domain)[0][-1]
+        assert last["user"]["emotion"] == "anger"
+
     def test_intent_only_turn_reads_the_intent_name(self) -> None:
         assert turn_text({"user": {"intent": "check_order_status"}}) == "check order status"
         assert turn_text({}) == ""
