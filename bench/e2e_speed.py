@@ -532,7 +532,12 @@ def main(argv: Optional[List[Text]] = None) -> int:
     args = parse_args(argv)
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _raise_interrupted)
-    report = run_benchmark(args)
+    try:
+        report = run_benchmark(args)
+    except KeyboardInterrupt as interruption:  # Ctrl-C or Interrupted: servers already stopped
+        logger.error("Interrupted (%s); everything this run started has been stopped.",
+                     interruption or "Ctrl-C")
+        return 130
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = "e2e_speed_quick" if args.quick else "e2e_speed"

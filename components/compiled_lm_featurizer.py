@@ -8,14 +8,21 @@ times the arithmetic of a short chat message (measured for all-MiniLM-L6-v2: see
 and every later message runs as a graph. Tokenisation, special tokens, truncation and the
 sentence/sequence features are Rasa's own code, so the features equal Rasa's to float rounding
 and everything trained on them (DIET, EmotionClassifier's shipped weights) stays valid.
+
+For a BERT model in a local directory it also takes the weights from Rapport's per-process
+cache (`components.encoder.load_pretrained`), the copy BertContextPolicy reads when frozen, so
+a server holds MiniLM once instead of twice.
 """
-from typing import Any, Dict, List, Text
+import os
+from typing import Any, Dict, List, Optional, Text
 
 import numpy as np
 import tensorflow as tf
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.featurizers.dense_featurizer.lm_featurizer import LanguageModelFeaturizer
+
+from components.encoder import EncoderNotFoundError, default_model_path, load_pretrained
 
 
 @DefaultV1Recipe.register(
@@ -33,6 +40,36 @@ class CompiledLanguageModelFeaturizer(LanguageModelFeaturizer):
             lambda ids, mask: model(ids, attention_mask=mask, training=False)[0],
             input_signature=signature,
         )
+
+    def _shared_model_path(self) -> Optional[Text]:
+        """The key under which `components.encoder` caches this model, or None if not shared.
+
+        The bundled MiniLM is keyed by `default_model_path()` however config.yml spells its
+        directory, so this featurizer and BertContextPolicy find the same entry.
+        """
+        if self.model_name != "bert" or not os.path.isdir(self.model_weights):
+            return None
+        try:
+            default = default_model_path()
+        except EncoderNotFoundError:
+            return self.model_weights
+        if os.path.isdir(default) and os.path.samefile(self.model_weights, default):
+            return default
+        return self.model_weights
+
+    def _load_model_instance(self) -> None:
+        path = self._shared_model_path()
+        if path is None:
+            super()._load_model_instance()
+            return
+        from rasa.nlu.utils.hugging_face.registry import model_tokenizer_dict
+
+        # Rasa's tokenizer class, exactly as the parent loads it; only the model is shared.
+        self.tokenizer = model_tokenizer_dict[self.model_name].from_pretrained(
+            self.model_weights, cache_dir=self.cache_dir
+        )
+        self.model = load_pretrained(path)[1]
+        self.pad_token_id = self.tokenizer.unk_token_id
 
     def _compute_batch_sequence_features(
         self, batch_attention_mask: np.ndarray, padded_token_ids: List[List[int]]

@@ -78,6 +78,16 @@ def test_messages_of_every_length_share_one_traced_graph(tiny_bert: Text) -> Non
     assert component._hidden_states.experimental_get_tracing_count() == 1
 
 
+def test_shares_the_weights_other_components_load_through_components_encoder(
+    tiny_bert: Text,
+) -> None:
+    from components.encoder import load_pretrained
+
+    first = featurizer(CompiledLanguageModelFeaturizer, tiny_bert)
+    second = featurizer(CompiledLanguageModelFeaturizer, tiny_bert)
+    assert first.model is second.model is load_pretrained(tiny_bert)[1]
+
+
 @pytest.fixture(scope="module")
 def compiled(tiny_bert: Text) -> LanguageModelFeaturizer:
     return featurizer(CompiledLanguageModelFeaturizer, tiny_bert)
