@@ -142,6 +142,7 @@
       button.type = "button";
       button.className = "quick-reply";
       button.textContent = reply.title;
+      button.disabled = el.send.disabled;
       button.addEventListener("click", function () {
         sendMessage(reply.payload, reply.title);
         el.input.focus();
@@ -161,6 +162,7 @@
     el.send.disabled = !connected;
     el.connection.dataset.state = connected ? "online" : "offline";
     el.connection.textContent = connected ? "Online" : "Offline";
+    el.quickReplies.querySelectorAll("button").forEach(function (b) { b.disabled = !connected; });
     if (!connected) { setTyping(false); }
   }
 

@@ -184,7 +184,7 @@ def test_server_down_is_visible_and_the_page_reconnects(
         expect(page.locator("#connection")).to_have_text("Offline")
         screenshot(page, "5-server-down")
     finally:
-        running_assistant.rasa.start(f"{running_assistant.url}/status")
+        running_assistant.rasa.start(f"{running_assistant.url}/status", timeout=900)
 
     # socket.io reconnects by itself and asks for the same session again.
     expect(unavailable).to_be_hidden()
