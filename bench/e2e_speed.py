@@ -397,7 +397,8 @@ def markdown(report: Dict[Text, Any]) -> Text:
         name if name == "stock" else f"{name} | {name}/stock" for name in names
     ) + " | target |"
     lines = [
-        f"Run {report['started']} ({report['mode']}), git {report['git_commit']}, "
+        f"Run {report['started']} ({report['mode']}{'' if report.get('complete') else ', cut short'}), "
+        f"git {report['git_commit']}, "
         f"`{report['command']}`; load average {report['load_average_before']} before, "
         f"{report.get('load_average_after')} after.",
         "",
@@ -453,6 +454,18 @@ def _git_commit() -> Text:
         return "unknown"
 
 
+def save(report: Dict[Text, Any], out: Path, stem: Text) -> None:
+    """Write the report as it stands (after every config, so a cut-short run keeps its numbers)."""
+    stock = report["configs"].get("stock", {})
+    report["ratios"] = {
+        name: ratios(stock, result) for name, result in report["configs"].items() if name != "stock"
+    }
+    report["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / f"{stem}.md").write_text(markdown(report))
+
+
 def run_benchmark(args: argparse.Namespace) -> Dict[Text, Any]:
     settings = QUICK if args.quick else FULL
     if args.max_messages is not None:
@@ -483,8 +496,10 @@ def run_benchmark(args: argparse.Namespace) -> Dict[Text, Any]:
         "user_turns": sum(len(turns) for turns in conversations),
         "configs": {},
         "swaps": args.swap or [],
+        "complete": False,
         "pids": [],
     }
+    out, stem = Path(args.out), "e2e_speed_quick" if args.quick else "e2e_speed"
     started: List[Server] = []
     work_root = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="e2e_speed-"))
     try:
@@ -495,17 +510,15 @@ def run_benchmark(args: argparse.Namespace) -> Dict[Text, Any]:
             except (RuntimeError, ServerDidNotStart, subprocess.SubprocessError) as error:
                 logger.error("[%s] %s", name, error)
                 report["configs"][name] = {"config": str(source), "error": str(error)}
+            save(report, out, stem)
     finally:
         for server in reversed(started):
             server.stop(grace=10)
         report["pids"] = [server.pid for server in started if server.pid]
         if not args.work:
             shutil.rmtree(work_root, ignore_errors=True)
-    report["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
-    stock = report["configs"].get("stock", {})
-    report["ratios"] = {
-        name: ratios(stock, result) for name, result in report["configs"].items() if name != "stock"
-    }
+    report["complete"] = True
+    save(report, out, stem)
     return report
 
 
@@ -538,11 +551,6 @@ def main(argv: Optional[List[Text]] = None) -> int:
         logger.error("Interrupted (%s); everything this run started has been stopped.",
                      interruption or "Ctrl-C")
         return 130
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = "e2e_speed_quick" if args.quick else "e2e_speed"
-    (out / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / f"{stem}.md").write_text(markdown(report))
     print(markdown(report))
     return 0 if all("error" not in result for result in report["configs"].values()) else 1
 

@@ -3,6 +3,7 @@
 Each server runs in its own process group, so that stopping it also stops whatever it spawned,
 and nothing outlives the test or benchmark that started it.
 """
+import ctypes
 import os
 import signal
 import socket
@@ -26,6 +27,15 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _terminate_with_parent() -> None:
+    """In the child before exec: get SIGTERM if the starting process dies, even by SIGKILL
+    (Linux PR_SET_PDEATHSIG), so a killed test or benchmark leaves no server running."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def group_members(pgid: int) -> List[int]:
@@ -65,7 +75,7 @@ class Server:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 self.args, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
+                start_new_session=True, preexec_fn=_terminate_with_parent,
             )
 
     def start(self, health_url: Text, timeout: float = 240) -> None:
