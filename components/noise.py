@@ -12,7 +12,10 @@ whatever the order or size of the data set it sits in.
 """
 import random
 import re
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Text, Tuple
+
+from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
+from rasa.shared.nlu.training_data.message import Message
 
 NOISE_KINDS: Tuple[Text, ...] = (
     "typo",
@@ -156,3 +159,22 @@ def noisy_copies(
             seen.add(noisy)
             out.append((noisy, moved))
     return out
+
+
+def noisy_messages(
+    messages: Iterable[Message], copies: int, level: float, seed: int
+) -> List[Message]:
+    """Noisy copies of the intent examples among `messages` (same intent, entities moved)."""
+    extra: List[Message] = []
+    for message in messages:
+        if not isinstance(message.get(TEXT), str) or not message.get(INTENT):
+            continue
+        for text, entities in noisy_copies(
+            message.get(TEXT), message.get(ENTITIES), copies, level, seed
+        ):
+            data = {k: v for k, v in message.data.items() if k not in (TEXT, ENTITIES)}
+            data[TEXT] = text
+            if entities:
+                data[ENTITIES] = entities
+            extra.append(Message(data=data))
+    return extra

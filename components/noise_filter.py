@@ -37,7 +37,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from components.noise import noisy_copies
+from components.noise import noisy_messages
 from components.text_alignment import Edit, RewrittenText, to_original_span
 
 logger = logging.getLogger(__name__)
@@ -79,6 +79,20 @@ DEFAULT_SHORTHAND = {
 }
 
 
+@functools.lru_cache(maxsize=1)
+def english_word_counts() -> Dict[Text, int]:
+    """All 82k words of symspellpy's English frequency list, most frequent first."""
+    import symspellpy
+
+    path = os.path.join(os.path.dirname(symspellpy.__file__), _ENGLISH_DICTIONARY)
+    counts: Dict[Text, int] = {}
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            word, count = line.split()
+            counts[word] = int(count)
+    return counts
+
+
 @functools.lru_cache(maxsize=4)
 def english_dictionary(size: int, max_edit_distance: int) -> Tuple[Any, Dict[Text, int]]:
     """symspellpy's bundled English unigrams: a SymSpell index of the `size` most frequent
@@ -90,12 +104,7 @@ def english_dictionary(size: int, max_edit_distance: int) -> Tuple[Any, Dict[Tex
     """
     import symspellpy
 
-    path = os.path.join(os.path.dirname(symspellpy.__file__), _ENGLISH_DICTIONARY)
-    counts: Dict[Text, int] = {}
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            word, count = line.split()
-            counts[word] = int(count)
+    counts = english_word_counts()
     index = symspellpy.SymSpell(max_dictionary_edit_distance=max_edit_distance, prefix_length=7)
     for rank, (word, count) in enumerate(counts.items()):
         if rank >= size:
@@ -110,8 +119,7 @@ def _contractions_table() -> Dict[Text, Text]:
     word ("dont", "wheres" yes; "well", "shell", "its" no)."""
     import contractions
 
-    _, counts = english_dictionary(30000, 2)
-    common = set(list(counts)[:20000])
+    common = set(list(english_word_counts())[:20000])
     table = {key.lower(): value.lower() for key, value in contractions.contractions_dict.items()}
     for key, value in contractions.slang_dict.items():
         key = key.strip().lower()
@@ -309,7 +317,12 @@ class NoiseFilter(GraphComponent):
         text in Rasa's precomputation table, so their text must stay as it is.
         """
         examples = [m for m in training_data.training_examples if _is_nlu_example(m)]
-        extra = self._noisy_examples(examples)
+        extra = noisy_messages(
+            examples,
+            int(self._config["augmentation_copies"]),
+            float(self._config["augmentation_level"]),
+            int(self._config["augmentation_seed"]),
+        )
         for message in examples + extra:
             self._clean_training_example(message)
         if not extra:
@@ -322,27 +335,6 @@ class NoiseFilter(GraphComponent):
             lookup_tables=training_data.lookup_tables,
             responses=training_data.responses,
         )
-
-    def _noisy_examples(self, examples: List[Message]) -> List[Message]:
-        copies = int(self._config["augmentation_copies"])
-        if copies <= 0:
-            return []
-        extra = []
-        for message in examples:
-            variants = noisy_copies(
-                message.get(TEXT),
-                message.get(ENTITIES),
-                copies,
-                float(self._config["augmentation_level"]),
-                int(self._config["augmentation_seed"]),
-            )
-            for text, entities in variants:
-                data = {k: v for k, v in message.data.items() if k not in (TEXT, ENTITIES)}
-                data[TEXT] = text
-                if entities:
-                    data[ENTITIES] = entities
-                extra.append(Message(data=data))
-        return extra
 
     def _clean_training_example(self, message: Message) -> None:
         text = message.get(TEXT)
@@ -383,6 +375,7 @@ class NoiseFilter(GraphComponent):
                 NOISE_FILTER_KEY,
                 {
                     "text": text,
+                    "clean_text": rewritten.text,
                     "corrections": [c for c in rewritten.corrections if c["kind"] != "emoji"],
                     "emoji": [
                         {
