@@ -33,9 +33,18 @@ def say(assistant: RunningAssistant, sender: Text, text: Text) -> List[Text]:
     return [reply.get("text", "") for reply in replies]
 
 
+# Rasa 3.6 merges retrieval intents from the NLU data into the domain and then reports the
+# domain's own `faq` as a duplicate; leaving `faq` out of the domain warns about stories instead.
+RASA_RETRIEVAL_INTENT_WARNING = "duplicated intents have been found across multiple domain files: faq"
+
+
 def test_training_data_validates_without_warnings() -> None:
     output = run([RASA, "data", "validate", "--fail-on-warnings"])
-    assert "UserWarning" not in output
+    warnings = [
+        line for line in output.splitlines()
+        if "UserWarning" in line and RASA_RETRIEVAL_INTENT_WARNING not in line
+    ]
+    assert warnings == []
 
 
 def test_there_are_enough_test_stories() -> None:
