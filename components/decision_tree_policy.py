@@ -5,8 +5,8 @@ conversation made it choose an action. This policy learns a scikit-learn decisio
 the same tracker states Rasa's policies see (intent, entities, slots, previous action, active
 loop over `max_history` turns) and attaches the decision path of every prediction to it.
 
-Persistence: the tree with skops (refusing untrusted types, as Rasa's
-`SklearnIntentClassifier` does), the feature vocabulary and action names as JSON.
+Persistence: the tree, the feature vocabulary and the action names as JSON through Rasa's
+model storage (no pickle; see `components.tree_json`).
 """
 from __future__ import annotations
 
@@ -35,10 +35,11 @@ from components.dialogue_features import (
     latest_intent_feature,
 )
 from components.tree_explanations import explain
+from components.tree_json import tree_from_json, tree_to_json
 
 logger = logging.getLogger(__name__)
 
-TREE_FILE = "decision_tree.skops"
+TREE_FILE = "decision_tree.json"
 VOCABULARY_FILE = "decision_tree_vocabulary.json"
 # Key of the explanation in `PolicyPrediction.action_metadata`, which Rasa copies into the
 # `ActionExecuted` event's metadata: the explanation ends up in the tracker.
@@ -209,9 +210,7 @@ class DecisionTreePolicy(Policy):
         )
 
     def persist(self) -> None:
-        """Tree via skops, vocabulary and action names as JSON (no pickle)."""
-        import skops.io as sio
-
+        """Tree, vocabulary and action names as JSON (no pickle)."""
         with self._model_storage.write_to(self._resource) as directory:
             rasa.shared.utils.io.dump_obj_as_json_to_file(
                 directory / VOCABULARY_FILE,
@@ -222,7 +221,9 @@ class DecisionTreePolicy(Policy):
                 },
             )
             if self.tree is not None:
-                sio.dump(self.tree, directory / TREE_FILE)
+                rasa.shared.utils.io.dump_obj_as_json_to_file(
+                    directory / TREE_FILE, tree_to_json(self.tree)
+                )
 
     @classmethod
     def load(
@@ -254,23 +255,20 @@ class DecisionTreePolicy(Policy):
         )
 
 
-class UntrustedTreeError(ValueError):
-    """The saved tree file contains types other than plain scikit-learn ones."""
-
-
 def load_tree(
     directory: Path,
-) -> tuple[Optional[DecisionTreeClassifier], FeatureVocabulary, List[Text]]:
-    """Read what `persist` wrote; shared with `scripts.explain_tree`."""
-    import skops.io as sio
-
+) -> Tuple[Optional[DecisionTreeClassifier], FeatureVocabulary, List[Text]]:
+    """Read what `persist` wrote (ValueError if it is broken); shared with `scripts.explain_tree`."""
     metadata = rasa.shared.utils.io.read_json_file(directory / VOCABULARY_FILE)
     vocabulary = FeatureVocabulary.from_json(metadata["features"])
+    classes = metadata["classes"]
     tree_file = directory / TREE_FILE
     if not tree_file.exists():
-        return None, vocabulary, metadata["classes"]
-    untrusted = sio.get_untrusted_types(file=tree_file)
-    if untrusted:
-        raise UntrustedTreeError(f"Untrusted types {untrusted} in {tree_file}; not loading it.")
-    return sio.load(tree_file, trusted=[]), vocabulary, metadata["classes"]
-
+        return None, vocabulary, classes
+    try:
+        tree = tree_from_json(rasa.shared.utils.io.read_json_file(tree_file))
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"Broken tree file {tree_file}: {error}") from error
+    if tree.n_features_in_ != len(vocabulary) or len(tree.classes_) > len(classes):
+        raise ValueError(f"{tree_file} does not match {VOCABULARY_FILE}.")
+    return tree, vocabulary, classes

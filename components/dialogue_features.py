@@ -11,6 +11,7 @@ from typing import Any, Dict, Iterable, List, Optional, Text, Tuple
 
 import numpy as np
 from rasa.shared.core.constants import (
+    ACTION_LISTEN_NAME,
     ACTIVE_LOOP,
     LOOP_NAME,
     PREVIOUS_ACTION,
@@ -125,7 +126,7 @@ def latest_intent_feature(states: List[State]) -> Optional[Text]:
         return None
     intent = states[-1].get(USER, {}).get(INTENT)
     previous = states[-1].get(PREVIOUS_ACTION, {}).get(ACTION_NAME)
-    if intent and previous == "action_listen":
+    if intent and previous == ACTION_LISTEN_NAME:
         return f"{_turn(0)} intent = {intent}"
     return None
 

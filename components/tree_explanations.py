@@ -6,7 +6,7 @@ in `rasa shell --debug`, in the tracker and in the rules file a designer reviews
 """
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 import numpy as np
 from sklearn.tree import DecisionTreeClassifier
@@ -149,11 +149,14 @@ def draw_tree(
     vocabulary: FeatureVocabulary,
     classes: List[Text],
     path: Path,
+    max_depth: Optional[int] = None,
 ) -> Path:
     """Draw the tree as boxes and arrows; the suffix of `path` (.png/.svg) picks the format.
 
     Drawn by hand rather than with `sklearn.tree.plot_tree`, whose boxes list the count of
-    every action and become unreadable with a real domain.
+    every action and become unreadable with a real domain. Below `max_depth` a subtree is
+    folded into one grey box (its number of leaves and its most common action), so a large
+    tree still gives a readable overview.
     """
     import matplotlib
 
@@ -161,11 +164,23 @@ def draw_tree(
     import matplotlib.pyplot as plt
 
     structure = tree.tree_
-    positions: Dict[int, tuple] = {}
+    positions: Dict[int, Tuple[float, float]] = {}
+    folded: Dict[int, int] = {}
     next_leaf_x = [0.0]
 
-    def place(node: int, depth: int) -> float:
+    def leaves_below(node: int) -> int:
         if structure.children_left[node] == LEAF:
+            return 1
+        return leaves_below(int(structure.children_left[node])) + leaves_below(
+            int(structure.children_right[node])
+        )
+
+    def place(node: int, depth: int) -> float:
+        is_leaf = structure.children_left[node] == LEAF
+        if not is_leaf and max_depth is not None and depth >= max_depth:
+            folded[node] = leaves_below(node)
+            is_leaf = True
+        if is_leaf:
             x = next_leaf_x[0]
             next_leaf_x[0] += 1.0
         else:
@@ -178,18 +193,21 @@ def draw_tree(
         return x
 
     place(0, 0)
-    width = max(8.0, 2.1 * next_leaf_x[0])
-    height = max(3.0, 1.3 * (tree.get_depth() + 1))
-    figure, axes = plt.subplots(figsize=(width, height))
+    shown_depth = -min(y for _, y in positions.values())
+    figure, axes = plt.subplots(
+        figsize=(max(8.0, 2.1 * next_leaf_x[0]), max(3.0, 1.3 * (shown_depth + 1)))
+    )
     axes.axis("off")
     for node, (x, y) in positions.items():
-        if structure.children_left[node] == LEAF:
-            distribution = leaf_distribution(tree, node)
-            best = int(np.argmax(distribution))
-            label = (
-                f"{classes[int(tree.classes_[best])]}\n"
-                f"{distribution[best]:.2f}, n={int(structure.n_node_samples[node])}"
-            )
+        distribution = leaf_distribution(tree, node)
+        best = int(np.argmax(distribution))
+        action = classes[int(tree.classes_[best])]
+        samples = int(structure.n_node_samples[node])
+        if node in folded:
+            label = f"{folded[node]} leaves, n={samples}\nmostly {action} ({distribution[best]:.2f})"
+            colour = "#e6e6e6"
+        elif structure.children_left[node] == LEAF:
+            label = f"{action}\n{distribution[best]:.2f}, n={samples}"
             colour = "#d9f2d9" if distribution[best] >= 0.9 else "#fff2cc"
         else:
             label = vocabulary.features[int(structure.feature[node])].name + "?"
@@ -210,8 +228,11 @@ def draw_tree(
         )
     xs = [x for x, _ in positions.values()]
     axes.set_xlim(min(xs) - 0.8, max(xs) + 0.8)
-    axes.set_ylim(-float(tree.get_depth()) - 0.6, 0.6)
-    axes.set_title("DecisionTreePolicy: boxes ask about the dialogue state, leaves give the action")
+    axes.set_ylim(-shown_depth - 0.6, 0.6)
+    title = "DecisionTreePolicy: boxes ask about the dialogue state, leaves give the action"
+    if folded:
+        title += f" (first {max_depth} levels; grey boxes fold deeper subtrees)"
+    axes.set_title(title)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, bbox_inches="tight", dpi=100)
     plt.close(figure)

@@ -1,6 +1,6 @@
 """Write a trained model's DecisionTreePolicy as readable rules and as a picture.
 
-    python -m scripts.explain_tree models/rapport.tar.gz --out reports/tree [--format svg]
+    python -m scripts.explain_tree models/rapport.tar.gz --out reports/tree [--format svg] [--depth 4]
 
 Writes `<out>/decision_tree_rules.txt` (indented if/else rules, one `->` line per leaf with
 its confidence and number of training samples) and `<out>/decision_tree.png` (or .svg), so
@@ -23,7 +23,9 @@ class NoTreeInModelError(ValueError):
     """The archive has no trained DecisionTreePolicy."""
 
 
-def write_report(archive: Path, out: Path, image_format: Text = "png") -> List[Path]:
+def write_report(
+    archive: Path, out: Path, image_format: Text = "png", depth: Optional[int] = None
+) -> List[Path]:
     """Write the rules file and the picture of every DecisionTreePolicy in `archive`."""
     written: List[Path] = []
     with archived_policies(archive) as (policies, _):
@@ -46,7 +48,11 @@ def write_report(archive: Path, out: Path, image_format: Text = "png") -> List[P
                 encoding="utf-8",
             )
             picture = draw_tree(
-                policy.tree, policy.vocabulary, policy.classes, out / f"{stem}.{image_format}"
+                policy.tree,
+                policy.vocabulary,
+                policy.classes,
+                out / f"{stem}.{image_format}",
+                max_depth=depth,
             )
             written += [rules, picture]
     return written
@@ -57,12 +63,16 @@ def main(argv: Optional[List[Text]] = None) -> int:
     parser.add_argument("model", type=Path, help="trained model archive (.tar.gz)")
     parser.add_argument("--out", type=Path, required=True, help="directory for the report")
     parser.add_argument("--format", choices=["png", "svg"], default="png")
+    parser.add_argument(
+        "--depth", type=int, default=None,
+        help="draw only the first DEPTH levels, folding deeper subtrees (the rules file is always complete)",
+    )
     args = parser.parse_args(argv)
     if not args.model.is_file():
         print(f"No model archive at '{args.model}'.", file=sys.stderr)
         return 2
     try:
-        for path in write_report(args.model, args.out, args.format):
+        for path in write_report(args.model, args.out, args.format, args.depth):
             print(path)
     except NoTreeInModelError as error:
         print(error, file=sys.stderr)

@@ -9,7 +9,6 @@ from typing import Any, Dict, List, Text, Tuple
 
 import numpy as np
 import pytest
-import skops.io as sio
 from rasa.core.agent import Agent
 from rasa.core.policies.policy import Policy
 from rasa.core.training import load_data
@@ -20,13 +19,11 @@ from rasa.model_training import train
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
-from sklearn.preprocessing import FunctionTransformer
 
 from components.decision_tree_policy import (
     EXPLANATION_KEY,
     TREE_FILE,
     DecisionTreePolicy,
-    UntrustedTreeError,
     load_tree,
 )
 from components.dialogue_features import history_features
@@ -163,7 +160,7 @@ class TestDecisionTreePolicy(PolicyContract):
         assert "utter_never_trained" not in policy.classes
         assert "utter_welcome" in policy.classes
 
-    def test_skops_round_trip_keeps_the_tree(
+    def test_json_round_trip_keeps_the_tree(
         self,
         trained_policy: DecisionTreePolicy,
         storage_and_context: Tuple[LocalModelStorage, ExecutionContext],
@@ -176,29 +173,37 @@ class TestDecisionTreePolicy(PolicyContract):
         np.testing.assert_array_equal(tree.tree_.value, trained_policy.tree.tree_.value)
         np.testing.assert_array_equal(tree.tree_.feature, trained_policy.tree.tree_.feature)
 
-    def test_untrusted_tree_file_is_refused(
+    @pytest.mark.parametrize(
+        "tamper",
+        [
+            lambda tree: {**tree, "format": "pickle"},
+            lambda tree: {**tree, "n_features": 1},
+            lambda tree: {**tree, "values": tree["values"][:1]},
+            lambda tree: {k: v for k, v in tree.items() if k != "nodes"},
+        ],
+    )
+    def test_broken_tree_file_is_refused(
         self,
+        tamper: Any,
         trained_policy: DecisionTreePolicy,
         storage_and_context: Tuple[LocalModelStorage, ExecutionContext],
         domain: Domain,
     ) -> None:
         storage, context = storage_and_context
-        policy = DecisionTreePolicy.create(
-            self.full_config(), storage, Resource("tampered"), context
-        )
+        resource = Resource(f"tampered_{id(tamper)}")
+        policy = DecisionTreePolicy.create(self.full_config(), storage, resource, context)
         policy.tree, policy.vocabulary, policy.classes = (
             trained_policy.tree,
             trained_policy.vocabulary,
             trained_policy.classes,
         )
         policy.persist()
-        with storage.read_from(Resource("tampered")) as directory:
-            sio.dump(FunctionTransformer(func=print), Path(directory) / TREE_FILE)
-            with pytest.raises(UntrustedTreeError):
+        with storage.read_from(resource) as directory:
+            tree_file = Path(directory) / TREE_FILE
+            tree_file.write_text(json.dumps(tamper(json.loads(tree_file.read_text()))))
+            with pytest.raises(ValueError):
                 load_tree(Path(directory))
-        loaded = DecisionTreePolicy.load(
-            self.full_config(), storage, Resource("tampered"), context
-        )
+        loaded = DecisionTreePolicy.load(self.full_config(), storage, resource, context)
         assert loaded.tree is None
         tracker = self.tracker_with(CONFIRM_THEN_AFFIRM, domain)
         assert max(loaded.predict_action_probabilities(tracker, domain).probabilities) == 0
@@ -378,6 +383,23 @@ def test_report_writes_rules_and_picture(trained_archive: Path, tmp_path: Path) 
 def test_report_as_svg(trained_archive: Path, tmp_path: Path) -> None:
     assert explain_tree.main([str(trained_archive), "--out", str(tmp_path), "--format", "svg"]) == 0
     assert "<svg" in (tmp_path / "decision_tree.svg").read_text(encoding="utf-8")
+
+
+def _png_height(path: Path) -> int:
+    return int.from_bytes(path.read_bytes()[20:24], "big")
+
+
+def test_report_depth_folds_the_picture_not_the_rules(trained_archive: Path, tmp_path: Path) -> None:
+    assert explain_tree.main([str(trained_archive), "--out", str(tmp_path / "full")]) == 0
+    assert explain_tree.main(
+        [str(trained_archive), "--out", str(tmp_path / "top"), "--depth", "1"]
+    ) == 0
+    assert _png_height(tmp_path / "top" / "decision_tree.png") < _png_height(
+        tmp_path / "full" / "decision_tree.png"
+    )
+    assert (tmp_path / "top" / "decision_tree_rules.txt").read_text() == (
+        tmp_path / "full" / "decision_tree_rules.txt"
+    ).read_text()
 
 
 def test_report_refuses_a_missing_archive(tmp_path: Path) -> None:
