@@ -27,7 +27,7 @@ NEUTRAL = LABELS.index("neutral")
 
 # The network reads at most this many tokens: a chat message longer than that is rare, and a
 # fixed bound keeps the LSTM's cost per message bounded.
-MAX_TOKENS = 64
+MAX_TOKENS = 32
 
 
 def rasa_featurizers(
@@ -73,10 +73,16 @@ def dense_inputs(
     )
 
 
+# Batches are padded to one of these lengths: a compiled training step is traced once per
+# length instead of once per batch.
+PADDING_BUCKETS = (8, 16, MAX_TOKENS)
+
+
 def pad_sequences(sequences: Iterable[np.ndarray], dim: int) -> np.ndarray:
     """Zero-pad (and cut at MAX_TOKENS) to one batch; zeros are what the network masks out."""
     sequences = [s[:MAX_TOKENS] for s in sequences]
-    length = max([len(s) for s in sequences] + [1])
+    longest = max([len(s) for s in sequences] + [1])
+    length = next(bucket for bucket in PADDING_BUCKETS if bucket >= longest)
     batch = np.zeros((len(sequences), length, dim), dtype=np.float32)
     for row, sequence in enumerate(sequences):
         batch[row, : len(sequence)] = sequence

@@ -4,7 +4,7 @@ Shared by the component (fine-tuning, inference) and `scripts/train_emotion_mode
 (pretraining), so both build exactly the same layers and the saved weights fit either.
 """
 import random
-from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Text, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -12,7 +12,7 @@ import tensorflow as tf
 from components.emotion_features import LABELS, pad_sequences
 
 # What defines the layers; saved next to the weights as JSON.
-NETWORK_DEFAULTS: Dict[Text, Any] = {"input_dim": 384, "lstm_units": 96, "dropout": 0.3}
+NETWORK_DEFAULTS: Dict[Text, Any] = {"input_dim": 384, "lstm_units": 64, "dropout": 0.3}
 
 
 def build_network(network: Dict[Text, Any]) -> tf.keras.Model:
@@ -97,10 +97,10 @@ def fit(
     learning_rate: float,
     batch_size: int,
     seed: int,
-    validation: Optional[Tuple[List[np.ndarray], np.ndarray, Sequence[Sequence[int]]]] = None,
     verbose: int = 0,
-) -> Dict[Text, List[float]]:
-    """Train with class-weighted soft cross-entropy; with `validation`, keep the best macro-F1 epoch."""
+    callbacks: Sequence[tf.keras.callbacks.Callback] = (),
+) -> None:
+    """Train with class-weighted soft cross-entropy (e.g. with BestMacroF1 for early stopping)."""
     tf.keras.utils.set_random_seed(seed)
     targets = soft_targets(label_sets)
     weights = class_weights(targets)
@@ -109,12 +109,7 @@ def fit(
     model.compile(
         optimizer=tf.keras.optimizers.Adam(learning_rate), loss="categorical_crossentropy"
     )
-    callbacks = [BestMacroF1(*validation)] if validation else []
-    history = model.fit(batches, epochs=epochs, verbose=verbose, callbacks=callbacks, shuffle=False)
-    scores = history.history
-    if validation:
-        scores["val_macro_f1"] = callbacks[0].scores
-    return scores
+    model.fit(batches, epochs=epochs, verbose=verbose, callbacks=list(callbacks), shuffle=False)
 
 
 def predict(model: tf.keras.Model, sequences: List[np.ndarray], sentences: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -125,7 +120,7 @@ def predict(model: tf.keras.Model, sequences: List[np.ndarray], sentences: np.nd
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
         batch = (pad_sequences([sequences[i] for i in rows], dim), sentences[rows])
-        out[rows] = model(batch, training=False).numpy()
+        out[rows] = model.predict_on_batch(batch)
     return out
 
 
@@ -141,18 +136,28 @@ def macro_f1(probabilities: np.ndarray, label_sets: Sequence[Sequence[int]]) -> 
 class BestMacroF1(tf.keras.callbacks.Callback):
     """Early stopping on the dev set's macro-F1: keep the weights of the best epoch."""
 
-    def __init__(self, sequences: List[np.ndarray], sentences: np.ndarray, label_sets: Sequence[Sequence[int]]) -> None:
+    def __init__(
+        self,
+        sequences: List[np.ndarray],
+        sentences: np.ndarray,
+        label_sets: Sequence[Sequence[int]],
+        on_best: Optional[Callable[[], None]] = None,
+    ) -> None:
         super().__init__()
         self.data = (sequences, sentences, label_sets)
+        self.on_best = on_best
         self.scores: List[float] = []
         self.best_weights: Optional[List[np.ndarray]] = None
 
     def on_epoch_end(self, epoch: int, logs: Optional[Dict[Text, Any]] = None) -> None:
         sequences, sentences, label_sets = self.data
         score = macro_f1(predict(self.model, sequences, sentences), label_sets)
-        if not self.scores or score > max(self.scores):
-            self.best_weights = self.model.get_weights()
+        improved = not self.scores or score > max(self.scores)
         self.scores.append(score)
+        if improved:
+            self.best_weights = self.model.get_weights()
+            if self.on_best:  # e.g. save now: a long run stopped early still leaves its best
+                self.on_best()
         print(f"epoch {epoch + 1}: dev macro-F1 {score:.4f}", flush=True)
 
     def on_train_end(self, logs: Optional[Dict[Text, Any]] = None) -> None:

@@ -15,7 +15,7 @@ import os
 import random
 import time
 from pathlib import Path
-from typing import List, Optional, Sequence, Text, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
 
 import numpy as np
 
@@ -105,7 +105,7 @@ def main() -> None:
         return
 
     from components.emotion_model_files import save_model
-    from components.emotion_network import NETWORK_DEFAULTS, build_network, fit, macro_f1, predict
+    from components.emotion_network import NETWORK_DEFAULTS, BestMacroF1, build_network, fit
 
     network = dict(NETWORK_DEFAULTS)
     if args.lstm_units:
@@ -115,26 +115,33 @@ def main() -> None:
     _, train_seq, train_sent, train_labels = splits["train"]
     _, dev_seq, dev_sent, dev_labels = splits["dev"]
     started = time.time()
-    history = fit(
+
+    def provenance() -> Dict[Text, Any]:
+        return {
+            "data": "GoEmotions (Ekman grouping + neutral), train split; dev split for early stopping",
+            "command": "python -m scripts.train_emotion_model " + " ".join(
+                f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
+                if k in {"seed", "epochs", "batch_size", "learning_rate", "max_train", "max_dev", "max_test"} and v
+            ),
+            "max_train": args.max_train, "max_dev": args.max_dev, "max_test": args.max_test,
+            "featurizer": "Rasa WhitespaceTokenizer + LanguageModelFeaturizer(bert, all-MiniLM-L6-v2)",
+            "dev_macro_f1_per_epoch": [round(score, 4) for score in best.scores],
+            "train_seconds": round(time.time() - started),
+        }
+
+    def save_best() -> None:
+        save_model(model, network, args.out, provenance())
+        print(f"saved the best model so far to {args.out}", flush=True)
+
+    # Saved whenever the dev macro-F1 improves: a run stopped early still leaves its best epoch.
+    best = BestMacroF1(dev_seq, dev_sent, dev_labels, on_best=save_best)
+    fit(
         model, train_seq, train_sent, train_labels, epochs=args.epochs,
         learning_rate=args.learning_rate, batch_size=args.batch_size, seed=args.seed,
-        validation=(dev_seq, dev_sent, dev_labels), verbose=2,
+        verbose=2, callbacks=[best],
     )
-    _, test_seq, test_sent, test_labels = splits["test"]
-    provenance = {
-        "data": "GoEmotions (Ekman grouping + neutral), train split; dev split for early stopping",
-        "command": "python -m scripts.train_emotion_model " + " ".join(
-            f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-            if k in {"seed", "epochs", "batch_size", "learning_rate", "max_train", "max_dev", "max_test"} and v
-        ),
-        "max_train": args.max_train, "max_dev": args.max_dev, "max_test": args.max_test,
-        "featurizer": "Rasa WhitespaceTokenizer + LanguageModelFeaturizer(bert, all-MiniLM-L6-v2)",
-        "dev_macro_f1": round(max(history["val_macro_f1"]), 4),
-        "test_macro_f1": round(macro_f1(predict(model, test_seq, test_sent), test_labels), 4),
-        "train_seconds": round(time.time() - started),
-    }
-    save_model(model, network, args.out, provenance)
-    print(json.dumps(provenance, indent=2))
+    save_best()
+    print(json.dumps(provenance(), indent=2))
 
 
 if __name__ == "__main__":
