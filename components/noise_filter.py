@@ -472,7 +472,9 @@ class NoiseFilter(GraphComponent):
                 or _overlaps(rewritten, start, end, protected)
             ):
                 continue
-            new, kinds = self._rewrite_word(key, word, spell)
+            # A capitalised word inside a sentence is most likely a name ("Rue de Rivoli").
+            proper_noun = word[0].isupper() and text[:start].rstrip()[-1:] not in ("", ".", "!", "?")
+            new, kinds = self._rewrite_word(key, word, spell and not proper_noun)
             if new is None:
                 if text[end : end + 1] == ",":  # "um, can you" -> "can you"
                     end += 1

@@ -209,6 +209,12 @@ def test_untrained_filter_does_not_know_domain_words(
     assert run(untrained, "pay with klarma").get("text") != "pay with klarna"
 
 
+def test_names_inside_a_sentence_are_not_spell_corrected(noise_filter: NoiseFilter) -> None:
+    # regression: '7 Rue de Rivoli' became '7 Rue de Tivoli' on the demo's training data
+    assert run(noise_filter, "7 Rue de Rivoli").get("text") == "7 Rue de Rivoli"
+    assert run(noise_filter, "Ordr status. Ordr A1001").get("text") == "Order status. Order A1001"
+
+
 def test_configured_protected_words_are_kept(
     model_storage: ModelStorage, resource: Resource, execution_context: ExecutionContext
 ) -> None:
