@@ -127,7 +127,13 @@ class DecisionTreePolicy(Policy):
                     seen.add(key)
                     examples.append(features)
                     labels.append(action)
-        return examples, labels
+        # Rows in a canonical order: the order of Rasa's (augmented) trackers varies between
+        # processes, and sklearn's tie-breaks, hence the tree, would vary with it.
+        order = sorted(
+            range(len(examples)),
+            key=lambda i: (labels[i], sorted((f.name, v) for f, v in examples[i].items())),
+        )
+        return [examples[i] for i in order], [labels[i] for i in order]
 
     def train(
         self,
