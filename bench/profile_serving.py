@@ -143,8 +143,30 @@ async def replay(agent: Any, conversations: List[List[Text]], rounds: int, prefi
     return count
 
 
+def switch_to_compiled_featurizer() -> None:
+    """Make every loaded LanguageModelFeaturizer run its model as CompiledLanguageModelFeaturizer
+    does, so eager and compiled can be compared on one loaded model."""
+    import tensorflow as tf
+    from rasa.nlu.featurizers.dense_featurizer.lm_featurizer import LanguageModelFeaturizer
+
+    from components.compiled_lm_featurizer import CompiledLanguageModelFeaturizer
+
+    def compiled(self: Any, mask: Any, token_ids: Any) -> Any:
+        if not hasattr(self, "_hidden_states"):
+            model = self.model
+            self._hidden_states = tf.function(
+                lambda ids, m: model(ids, attention_mask=m, training=False)[0],
+                input_signature=[tf.TensorSpec([None, None], tf.int32)] * 2,
+            )
+        return CompiledLanguageModelFeaturizer._compute_batch_sequence_features(
+            self, mask, token_ids
+        )
+
+    LanguageModelFeaturizer._compute_batch_sequence_features = compiled
+
+
 async def profile(model: Path, endpoints: Optional[Path], conversations: List[List[Text]],
-                  rounds: int, out: Path) -> Text:
+                  rounds: int, out: Path, compile_featurizer: bool = False) -> Text:
     from rasa.core.agent import load_agent
     from rasa.core.utils import AvailableEndpoints
 
@@ -161,6 +183,21 @@ async def profile(model: Path, endpoints: Optional[Path], conversations: List[Li
     timings.steps.clear()
     messages = await replay(agent, conversations, rounds, "timed")
     step_table = table(timings, messages)
+
+    compiled_section: List[Text] = []
+    if compile_featurizer:
+        switch_to_compiled_featurizer()
+        await replay(agent, conversations[:1], 1, "warmup-compiled")
+        timings.steps.clear()
+        compiled_messages = await replay(agent, conversations, rounds, "timed-compiled")
+        compiled_section = [
+            "## The same messages with the LanguageModelFeaturizer's model call compiled",
+            "",
+            "(`components.compiled_lm_featurizer`'s `tf.function`, switched on in this process.)",
+            "",
+            table(timings, compiled_messages),
+            "",
+        ]
 
     profiler = cProfile.Profile()
     profiler.enable()
@@ -181,6 +218,7 @@ async def profile(model: Path, endpoints: Optional[Path], conversations: List[Li
         "",
         step_table,
         "",
+        *compiled_section,
         "## Loading, by component",
         "",
         load_table(timings),
@@ -200,6 +238,8 @@ def main(argv: Optional[List[Text]] = None) -> int:
     parser.add_argument("--endpoints", help="endpoints.yml (tracker store, action server)")
     parser.add_argument("--project", default=str(REPO), help="where tests/test_stories*.yml are")
     parser.add_argument("--rounds", type=int, default=2, help="timed replays of the test stories")
+    parser.add_argument("--compare-compiled", action="store_true",
+                        help="then replay again with the LanguageModelFeaturizer compiled")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
     from rasa.utils.log_utils import configure_structlog
@@ -212,7 +252,7 @@ def main(argv: Optional[List[Text]] = None) -> int:
     out = Path(args.out) / f"profile_{model.name.split('.')[0]}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     report = asyncio.run(profile(model, Path(args.endpoints) if args.endpoints else None,
-                                 conversations, args.rounds, out))
+                                 conversations, args.rounds, out, args.compare_compiled))
     out.write_text(report)
     print(report)
     return 0
