@@ -223,7 +223,8 @@ def markdown(cells: List[Dict[Text, Any]], ted_epochs: int) -> Text:
             f"| {full['action_accuracy']:.3f} | {split_text} | {c['train_seconds']:.1f} "
             f"| {c['median_prediction_ms']:.2f} |"
         )
-    lines.append(f"\nTEDPolicy epochs: {ted_epochs}; max_history {MAX_HISTORY} for every policy.")
+    epochs = f"TEDPolicy epochs: {ted_epochs}; " if any(c["policies"] == "ted" for c in cells) else ""
+    lines.append(f"\n{epochs}max_history {MAX_HISTORY} for every policy.")
     return "\n".join(lines) + "\n"
 
 
