@@ -55,11 +55,12 @@ demo: db train
 	  $(RASA) shell -m $(MODEL) --endpoints endpoints.yml
 
 # --- checks ---------------------------------------------------------------------
-test: install
+# The browser test needs Debian's Chromium; `browser` installs it once.
+test: install browser
 	$(PY) -m pytest
 
 clean:
-	rm -rf models .rasa .pytest_cache actions.log
+	rm -rf models .rasa .pytest_cache actions.log rasa.log test-artifacts
 
 # --- web chat (docs/deploy.md) ------------------------------------------------------
 RASA_PORT ?= 5005
