@@ -13,8 +13,11 @@ per message (request sent -> all bot replies received). Memory is the peak resid
 Everything it starts runs in its own process group and is stopped on the way out, also on
 Ctrl-C or SIGTERM. Every phase is bounded in messages and seconds.
 
-    nice -n 5 .venv/bin/python -m bench.e2e_speed            # full: 100 epochs, ~25 minutes
-    nice -n 5 .venv/bin/python -m bench.e2e_speed --quick    # 2 epochs, fewer messages, < 5 minutes when idle
+    nice -n 5 .venv/bin/python -m bench.e2e_speed            # full: each config's own epochs
+    nice -n 5 .venv/bin/python -m bench.e2e_speed --quick    # 2 epochs, fewer messages
+
+On an idle 2-core machine `--quick` takes a few minutes; when the CPU is shared, loading and
+training slow down far more than serving (Rasa traces its TensorFlow graphs at load).
 """
 import argparse
 import asyncio
@@ -302,6 +305,7 @@ def measure(name: Text, config_source: Path, project: Path, conversations: List[
     endpoints: Dict[Text, Any] = {
         "tracker_store": {"type": "SQL", "dialect": "sqlite", "db": str(work / "trackers.db")}
     }
+    actions: Optional[Server] = None
     if needs_action_server(project / "domain.yml"):
         env["RAPPORT_DATABASE_URL"] = f"sqlite:///{work / 'orders.db'}"
         if (REPO / "actions" / "db.py").exists():
@@ -348,6 +352,8 @@ def measure(name: Text, config_source: Path, project: Path, conversations: List[
     finally:
         result.update(memory.finish())
         rasa.stop()
+        if actions:
+            actions.stop()
     return result
 
 
