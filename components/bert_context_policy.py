@@ -124,11 +124,15 @@ def _with_words_and_emotion(state: State, parses: Dict[Text, Dict[Text, Any]]) -
     return state
 
 
-def turn_text(state: State) -> Text:
-    """What the encoder reads for a turn: the user's words, else the intent's name."""
+def turn_text(state: State, read_words: bool = True) -> Text:
+    """What the encoder reads for a turn: the user's words, else the intent's name.
+
+    `read_words=False` (a policy trained on intent-only stories) reads the intent's name even
+    when the message has words, so inference sees what training saw.
+    """
     user = state.get(USER, {})
     text = user.get(TEXT)
-    if text:
+    if text and (read_words or not user.get(INTENT)):
         return str(text)
     intent = user.get(INTENT)
     return str(intent).replace("_", " ") if intent else ""
@@ -343,6 +347,9 @@ class BertContextPolicy(Policy):
         feature_names = sorted({name for s in states for t in s for name in turn_features(t)})
         action_names = sorted({label[0] for label in labels})
         self.meta = {
+            # Words at inference only if stories had words: a model trained on intent names
+            # misreads words it never saw (measured: BENCHMARKS.md).
+            "reads_words": any(turn.get(USER, {}).get(TEXT) for s in states for turn in s),
             "features": feature_names,
             "feature_index": {name: i for i, name in enumerate(feature_names)},
             "actions": action_names,
@@ -513,7 +520,7 @@ class BertContextPolicy(Policy):
         embeddings = np.zeros((1, turns, self.encoder.dimension), np.float32)
         for column, state in enumerate(states):
             embeddings[0, turns - len(states) + column] = self.encoder.embed_one(
-                turn_text(state)
+                turn_text(state, self.meta["reads_words"])
             )
         features = self._feature_matrix(states)[None]
         trained = self._predict(tf.constant(embeddings), tf.constant(features)).numpy()[0]

@@ -181,9 +181,34 @@ class TestBertContextPolicy:
         last = TurnFeaturizer(max_history=5).prediction_states([tracker], domain)[0][-1]
         assert last["user"]["emotion"] == "anger"
 
+    def test_reads_words_when_the_stories_have_words(
+        self,
+        tiny_bert: Text,
+        domain: Domain,
+        model_storage: ModelStorage,
+        execution_context: ExecutionContext,
+    ) -> None:
+        stories = [
+            DialogueStateTracker.from_events(
+                f"story{i}",
+                [ActionExecuted(ACTION_LISTEN_NAME), UserUttered(words, intent={"name": "greet"}),
+                 ActionExecuted(action), ActionExecuted(ACTION_LISTEN_NAME)],
+                slots=domain.slots,
+            )
+            for i, (words, action) in enumerate([("hi", "utter_greet"), ("bye", "utter_goodbye")])
+        ]
+        policy = train(tiny_bert, stories, domain, model_storage, execution_context, "words")
+        assert policy.meta["reads_words"] is True
+        hi = policy.predict_action_probabilities(order_question("hi", domain), domain)
+        bye = policy.predict_action_probabilities(order_question("bye", domain), domain)
+        assert hi.probabilities != bye.probabilities
+
     def test_intent_only_turn_reads_the_intent_name(self) -> None:
         assert turn_text({"user": {"intent": "check_order_status"}}) == "check order status"
         assert turn_text({}) == ""
+        words = {"user": {"intent": "greet", "text": "hey there"}}
+        assert turn_text(words) == "hey there"
+        assert turn_text(words, read_words=False) == "greet"
 
     def test_bad_input_text_gives_valid_prediction(
         self,
@@ -363,10 +388,11 @@ def test_real_minilm_learns_the_shop_stories(
         for t, expected in cases
     ]
     assert sum(hits) == len(hits)
-    # The user's words reach the encoder: same intent, other words, other probabilities.
+    # Trained on intent-only stories, it reads intent names at inference too, not the words.
+    assert policy.meta["reads_words"] is False
     parcel = policy.predict_action_probabilities(order_question("where is my parcel", domain), domain)
     status = policy.predict_action_probabilities(order_question("order status please", domain), domain)
-    assert parcel.probabilities != status.probabilities
+    assert parcel.probabilities == status.probabilities
     loaded = BertContextPolicy.load(config, model_storage, Resource("minilm"), execution_context)
     reloaded = loaded.predict_action_probabilities(order_question("where is my parcel", domain), domain)
     assert reloaded.probabilities == parcel.probabilities
