@@ -87,7 +87,8 @@ def run_emotion_classifier(test: Any, storage: LocalModelStorage, context: Execu
         EmotionClassifier.get_default_config(), storage, Resource("emotion"), context
     )
     messages = [with_cached_features(t, q, s) for t, q, s in zip(texts, sequences, sentences)]
-    classifier.process(messages[:20])  # warm-up: build the compiled graph once
+    # warm-up (builds the compiled graph once) on copies, so no message is processed twice
+    classifier.process([with_cached_features(t, q, s) for t, q, s in zip(texts[:20], sequences, sentences)])
     times = timed(classifier.process, messages)
     result = scores([m.get(EMOTION)["name"] for m in messages], label_sets)
     result["median_ms_per_message"] = round(statistics.median(times), 3)
@@ -122,7 +123,7 @@ def run_baseline(train: Any, test: Any, storage: LocalModelStorage, context: Exe
 
     test_texts, _, _, test_labels = test
     messages = [Message(data={TEXT: text}) for text in test_texts]
-    process(messages[:20])
+    process([Message(data={TEXT: text}) for text in test_texts[:20]])  # warm-up on copies
     times = timed(process, messages)
     result = scores([m.get(INTENT)["name"] for m in messages], test_labels)
     result["median_ms_per_message"] = round(statistics.median(times), 3)
