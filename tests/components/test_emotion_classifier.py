@@ -1,0 +1,249 @@
+"""EmotionClassifier: learns labelled data, survives persistence, answers every input sensibly.
+
+Most tests feed synthetic dense features (a hashed random vector per token) in place of MiniLM's,
+so they stay fast; the shipped-weights tests at the end run Rasa's real tokenizer and
+LanguageModelFeaturizer once per module.
+"""
+import logging
+import zlib
+from typing import Any, Dict, List, Optional, Text
+
+import numpy as np
+import pytest
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import TOKENS_NAMES
+from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    FEATURE_TYPE_SENTENCE,
+    FEATURE_TYPE_SEQUENCE,
+    METADATA,
+    METADATA_EXAMPLE,
+    METADATA_INTENT,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.features import Features
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from components.emotion_classifier import EMOTION, EMOTION_RANKING, EmotionClassifier
+from components.emotion_features import LABELS, dense_inputs, rasa_featurizers
+from tests.checks.nlu_checks import BAD_INPUTS, NLUComponentChecks, ProcessFn
+
+DIM = 384  # the shipped model reads MiniLM-sized vectors
+TOKENIZER = WhitespaceTokenizer(WhitespaceTokenizer.get_default_config())
+
+
+def hashed_features(messages: List[Message], origin: Text = "TinyFeaturizer") -> List[Message]:
+    """Tokenize, then give every token a fixed random vector: a tiny stand-in for MiniLM."""
+    TOKENIZER.process(messages)
+    for message in messages:
+        tokens = message.get(TOKENS_NAMES[TEXT]) or []
+        if not tokens:
+            continue
+        vectors = np.stack([
+            np.random.default_rng(zlib.crc32(t.text.lower().encode())).normal(size=DIM)
+            for t in tokens
+        ]).astype(np.float32)
+        message.add_features(Features(vectors, FEATURE_TYPE_SEQUENCE, TEXT, origin))
+        message.add_features(Features(vectors.mean(0, keepdims=True), FEATURE_TYPE_SENTENCE, TEXT, origin))
+    return messages
+
+
+def labelled(text: Text, emotion: Optional[Text], on_intent: bool = False) -> Message:
+    level = METADATA_INTENT if on_intent else METADATA_EXAMPLE
+    metadata = {level: {EMOTION: emotion}} if emotion else {}
+    return Message(data={TEXT: text, "intent": "any", METADATA: metadata})
+
+
+TINY_SET = {
+    "anger": ["I am furious", "furious again", "so furious now", "furious about this", "really furious"],
+    "joy": ["thanks a lot", "thanks so much", "many thanks", "thanks again", "great thanks"],
+    "fear": ["I am scared", "scared of this", "so scared now", "scared again", "really scared"],
+    "neutral": ["the order number", "an order today", "order number please", "my order", "order it"],
+}
+
+
+def tiny_training_data(emotions: Dict[Text, List[Text]] = TINY_SET) -> TrainingData:
+    examples = [labelled(text, emotion) for emotion, texts in emotions.items() for text in texts]
+    examples.append(labelled("hello there", None))  # unlabelled examples are ignored
+    return TrainingData(hashed_features(examples))
+
+
+def make(
+    model_storage: ModelStorage, resource: Resource, context: ExecutionContext, **config: Any
+) -> EmotionClassifier:
+    return EmotionClassifier.create(
+        {**EmotionClassifier.get_default_config(), **config}, model_storage, resource, context
+    )
+
+
+TINY = {"bot_labels": "replace", "lstm_units": 8, "epochs": 40, "learning_rate": 0.01, "batch_size": 4}
+
+
+def top(classifier: EmotionClassifier, text: Text) -> Text:
+    return classifier.rank(hashed_features([Message(data={TEXT: text})])[0])[0]["name"]
+
+
+def test_learns_a_tiny_labelled_set(model_storage, resource, execution_context) -> None:
+    classifier = make(model_storage, resource, execution_context, **TINY)
+    classifier.train(tiny_training_data())
+    for emotion, texts in TINY_SET.items():
+        for text in texts:
+            assert top(classifier, text) == emotion, text
+    # and generalises to new sentences with the same cue words
+    assert top(classifier, "why am I furious") == "anger"
+    assert top(classifier, "thanks buddy") == "joy"
+
+
+def test_finetuning_moves_the_pretrained_model(model_storage, resource, execution_context) -> None:
+    classifier = make(model_storage, resource, execution_context, epochs=30, learning_rate=0.005)
+    texts = ["banana banana", "banana split", "a banana", "banana again", "banana please"]
+    before = [top(classifier, t) for t in texts]
+    classifier.train(tiny_training_data({"surprise": texts, "neutral": TINY_SET["neutral"]}))
+    after = [top(classifier, t) for t in texts]
+    assert after == ["surprise"] * len(texts), (before, after)
+
+
+def test_labels_on_the_intent_count_too() -> None:
+    assert EmotionClassifier._label_of(labelled("grr", "Anger", on_intent=True)) == "anger"
+    assert EmotionClassifier._label_of(labelled("grr", None)) is None
+
+
+def test_without_labels_the_pretrained_model_is_kept(model_storage, resource, execution_context) -> None:
+    fresh = make(model_storage, Resource("fresh"), execution_context)
+    trained = make(model_storage, resource, execution_context)
+    trained.train(TrainingData(hashed_features([labelled("hello there", None)])))
+    loaded = EmotionClassifier.load(
+        EmotionClassifier.get_default_config(), model_storage, resource, execution_context
+    )
+    message = hashed_features([Message(data={TEXT: "where is my parcel, it is late"})])[0]
+    assert fresh.rank(message) == trained.rank(message) == loaded.rank(message)
+
+
+def test_unknown_emotion_labels_are_ignored_with_a_warning(
+    model_storage, resource, execution_context, caplog: pytest.LogCaptureFixture
+) -> None:
+    classifier = make(model_storage, resource, execution_context, **{**TINY, "epochs": 1})
+    data = tiny_training_data()
+    data.training_examples.extend(hashed_features([labelled("meh whatever", "boredom")]))
+    with caplog.at_level(logging.WARNING):
+        classifier.train(data)
+    assert "boredom" in caplog.text
+
+
+def test_persist_and_load_give_identical_rankings(model_storage, resource, execution_context) -> None:
+    classifier = make(model_storage, resource, execution_context, **{**TINY, "epochs": 5})
+    classifier.train(tiny_training_data())
+    loaded = EmotionClassifier.load(
+        {**EmotionClassifier.get_default_config(), **TINY}, model_storage, resource, execution_context
+    )
+    for text in ["I am furious", "thanks", "the order number is late", "banana"]:
+        message = hashed_features([Message(data={TEXT: text})])[0]
+        assert loaded.rank(message) == classifier.rank(message)
+
+
+def test_loading_an_untrained_resource_falls_back_to_the_pretrained_model(
+    model_storage, execution_context
+) -> None:
+    config = EmotionClassifier.get_default_config()
+    loaded = EmotionClassifier.load(config, model_storage, Resource("never_trained"), execution_context)
+    fresh = make(model_storage, Resource("fresh"), execution_context)
+    message = hashed_features([Message(data={TEXT: "thanks, that helped"})])[0]
+    assert loaded.rank(message) == fresh.rank(message)
+
+
+def test_outputs_are_a_full_probability_ranking_and_an_entity(
+    model_storage, resource, execution_context
+) -> None:
+    classifier = make(model_storage, resource, execution_context)
+    texts = ["I am furious, my parcel is late again!", "thanks!", "where is A1001", ""]
+    for message in classifier.process(hashed_features([Message(data={TEXT: t}) for t in texts])):
+        parse = message.as_dict(only_output_properties=True)
+        ranking = parse[EMOTION_RANKING]
+        assert sorted(r["name"] for r in ranking) == sorted(LABELS)
+        confidences = [r["confidence"] for r in ranking]
+        assert all(0.0 <= c <= 1.0 for c in confidences)
+        assert confidences == sorted(confidences, reverse=True)
+        assert sum(confidences) == pytest.approx(1.0, abs=1e-6)
+        assert parse[EMOTION] == ranking[0]
+        [entity] = [e for e in parse[ENTITIES] if e["entity"] == EMOTION]
+        assert entity["value"] == ranking[0]["name"]
+        assert entity["extractor"] == "EmotionClassifier"
+        assert (entity["start"], entity["end"]) == (0, len(message.get(TEXT)))
+
+
+def test_entity_can_be_switched_off(model_storage, resource, execution_context) -> None:
+    classifier = make(model_storage, resource, execution_context, emit_entity=False)
+    [message] = classifier.process(hashed_features([Message(data={TEXT: "thanks!"})]))
+    assert not message.get(ENTITIES)
+    assert message.get(EMOTION)
+
+
+@pytest.mark.parametrize("case", ["empty", "huge", "emoji_only", "binary_junk", "cjk", "right_to_left"])
+def test_bad_input_gets_a_low_confidence_neutral(
+    model_storage, resource, execution_context, case: Text
+) -> None:
+    classifier = make(model_storage, resource, execution_context)
+    [message] = classifier.process(hashed_features([Message(data={TEXT: BAD_INPUTS[case]})]))
+    assert message.get(EMOTION)["name"] == "neutral"
+    assert message.get(EMOTION)["confidence"] <= 0.5
+
+
+class TestEmotionClassifierChecks(NLUComponentChecks):
+    @pytest.fixture
+    def process(self, model_storage, resource, execution_context) -> ProcessFn:
+        classifier = make(model_storage, resource, execution_context)
+        return lambda messages: classifier.process(hashed_features(messages))
+
+
+# --- the shipped model with Rasa's real featurizers (MiniLM loaded once for the module) ---------
+
+
+@pytest.fixture(scope="module")
+def real_featurizers():
+    return rasa_featurizers()
+
+
+def real_features(texts: List[Text], featurizers) -> List[Message]:
+    tokenizer, featurizer = featurizers
+    messages = [Message(data={TEXT: text}) for text in texts]
+    tokenizer.process(messages)
+    return featurizer.process(messages)
+
+
+CLEAR_SENTENCES = {
+    "I am furious, this is the third time my parcel is late!": "anger",
+    "thanks, that really helped!": "joy",
+    "I'm so scared my card details were stolen": "fear",
+    "wow, I did not expect that at all!": "surprise",
+}
+
+
+def test_shipped_model_recognises_clear_emotions(
+    model_storage, resource, execution_context, real_featurizers
+) -> None:
+    classifier = make(model_storage, resource, execution_context)
+    messages = classifier.process(real_features(list(CLEAR_SENTENCES), real_featurizers))
+    predicted = {m.get(TEXT): m.get(EMOTION)["name"] for m in messages}
+    assert predicted == CLEAR_SENTENCES
+
+
+def test_without_pipeline_features_it_computes_the_same_ones_itself(
+    model_storage, resource, execution_context, real_featurizers, caplog: pytest.LogCaptureFixture
+) -> None:
+    classifier = make(model_storage, resource, execution_context)
+    text = "I am furious, this is the third time my parcel is late!"
+    [with_pipeline] = real_features([text], real_featurizers)
+    bare = Message(data={TEXT: text})
+    with caplog.at_level(logging.WARNING):
+        own = classifier.rank(bare)
+    assert "found no dense features" in caplog.text
+    assert dense_inputs(bare) is None  # the message itself is left alone
+    pipeline = classifier.rank(with_pipeline)
+    assert [r["name"] for r in own] == [r["name"] for r in pipeline]
+    np.testing.assert_allclose(
+        [r["confidence"] for r in own], [r["confidence"] for r in pipeline], atol=1e-4
+    )
