@@ -20,7 +20,7 @@ import json
 import logging
 import os
 import re
-from typing import Any, Dict, Iterable, List, Optional, Set, Text, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Text, Tuple
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -57,6 +57,7 @@ _REPEATED_PUNCTUATION = re.compile(r"([!?])[!?]+|\.{4,}|,{2,}")
 _WHITESPACE = re.compile(r"\s+")
 _ELONGATED = re.compile(r"([a-z])\1{2,}")
 _DIGIT = re.compile(r"\d")
+_MAX_CANDIDATES = 5
 
 DEFAULT_FILLERS = ("um", "umm", "uh", "uhh", "uhm", "erm", "er", "hmm", "mm")
 # Chat shorthand that the `contractions` package lacks or gets wrong for a shop assistant.
@@ -187,6 +188,7 @@ class NoiseFilter(GraphComponent):
             "protected_words": [],
             "protected_phrases": [],
             "regex_patterns": [],
+            "bigrams": {},
         }
         self._prepare()
 
@@ -247,6 +249,8 @@ class NoiseFilter(GraphComponent):
             **DEFAULT_SHORTHAND,
             **{k.lower(): v for k, v in config["extra_shorthand"].items()},
         }
+        # Older models saved no bigrams: the spelling step then ignores context.
+        self._bigrams: Dict[Text, int] = dict(self._learned.get("bigrams") or {})
         self._correct = functools.lru_cache(maxsize=8192)(self._correct_uncached)
 
     def _build_domain_index(self, vocabulary: Dict[Text, int]) -> Any:
@@ -264,6 +268,7 @@ class NoiseFilter(GraphComponent):
     def train(self, training_data: TrainingData) -> Resource:
         """Learn the bot's vocabulary and the values that must never be rewritten."""
         vocabulary: Dict[Text, int] = {}
+        bigrams: Dict[Text, int] = {}
         protected_words: Set[Text] = set()
         protected_phrases: Set[Text] = set()
 
@@ -277,9 +282,12 @@ class NoiseFilter(GraphComponent):
             text = example.get(TEXT)
             if not isinstance(text, str):
                 continue
-            for match in _ASCII_WORD.finditer(text):
-                word = match.group().lower().replace("’", "'")
+            words = [m.group().lower().replace("’", "'") for m in _ASCII_WORD.finditer(text)]
+            for word in words:
                 vocabulary[word] = vocabulary.get(word, 0) + 1
+            for pair in zip(words, words[1:]):
+                bigram = " ".join(pair)
+                bigrams[bigram] = bigrams.get(bigram, 0) + 1
             for entity in example.get(ENTITIES) or []:
                 protect(entity.get(ENTITY_ATTRIBUTE_VALUE))
                 if ENTITY_ATTRIBUTE_START in entity and ENTITY_ATTRIBUTE_END in entity:
@@ -298,6 +306,8 @@ class NoiseFilter(GraphComponent):
             "protected_words": sorted(protected_words),
             "protected_phrases": sorted(protected_phrases),
             "regex_patterns": patterns,
+            # only pairs seen twice: enough to rank spelling candidates, small on disk
+            "bigrams": {b: n for b, n in sorted(bigrams.items()) if n >= 2},
         }
         with self._model_storage.write_to(self._resource) as directory:
             (directory / VOCABULARY_FILE).write_text(
@@ -462,7 +472,8 @@ class NoiseFilter(GraphComponent):
                 f"characters (max_chars_for_spelling={config['max_chars_for_spelling']})."
             )
         edits: List[Edit] = []
-        for match in _ASCII_WORD.finditer(text):
+        matches = list(_ASCII_WORD.finditer(text))
+        for position, match in enumerate(matches):
             start, end = match.span()
             word = match.group()
             key = word.lower().replace("’", "'")
@@ -474,7 +485,11 @@ class NoiseFilter(GraphComponent):
                 continue
             # A capitalised word inside a sentence is most likely a name ("Rue de Rivoli").
             proper_noun = word[0].isupper() and text[:start].rstrip()[-1:] not in ("", ".", "!", "?")
-            new, kinds = self._rewrite_word(key, word, spell and not proper_noun)
+            context = (
+                matches[position - 1].group().lower() if position else "",
+                matches[position + 1].group().lower() if position + 1 < len(matches) else "",
+            )
+            new, kinds = self._rewrite_word(key, word, spell and not proper_noun, context)
             if new is None:
                 if text[end : end + 1] == ",":  # "um, can you" -> "can you"
                     end += 1
@@ -483,8 +498,11 @@ class NoiseFilter(GraphComponent):
                 edits.append((start, end, _match_case(word, new), "+".join(kinds)))
         return edits
 
-    def _rewrite_word(self, key: Text, word: Text, spell: bool) -> Tuple[Optional[Text], List[Text]]:
-        """The word's replacement (None = drop it) and the kinds of change made."""
+    def _rewrite_word(
+        self, key: Text, word: Text, spell: bool, context: Tuple[Text, Text] = ("", "")
+    ) -> Tuple[Optional[Text], List[Text]]:
+        """The word's replacement (None = drop it) and the kinds of change made; `context` is
+        the (previous, next) word, which picks between equally close domain words."""
         config = self._config
         kinds: List[Text] = []
         if config["elongation"] and _ELONGATED.search(key):
@@ -496,7 +514,7 @@ class NoiseFilter(GraphComponent):
             return self._shorthand[key], kinds + ["shorthand"]
         acronym = word.isupper() and len(word) <= 4
         if spell and not acronym and not self._known(key):
-            corrected = self._correct(key)
+            corrected = self._in_context(self._correct(key), context)
             if corrected and corrected != key:
                 return corrected, kinds + ["spelling"]
         return key, kinds
@@ -525,28 +543,52 @@ class NoiseFilter(GraphComponent):
         known = [v + word[position:] for v in variants if self._known(v + word[position:])]
         return max(known, key=self._frequency) if known else fallback
 
-    def _correct_uncached(self, word: Text) -> Optional[Text]:
-        """Closest domain word if it is at least as close as the closest English word."""
+    def _correct_uncached(self, word: Text) -> Tuple[Text, ...]:
+        """The best replacements for an unknown word, best first (empty: leave it).
+
+        A split into two of the bot's own words comes first: a missing space is one edit, and
+        two domain words beat a domain word with a letter dropped ("myaccount" was "account",
+        "inmy" was "indy" on Banking77). Then the closest domain words, if at least as close
+        as the closest English word (several when equally close: the context picks).
+        """
         from symspellpy import Verbosity
 
         if len(word) < int(self._config["min_word_length"]) or "'" in word:
-            return None
+            return ()
+        domain_split = self._split_merged(word, self._vocabulary.__contains__)
+        if domain_split:
+            return (domain_split,)
         distance = 1 if len(word) <= 4 else int(self._config["max_edit_distance"])
-        domain = self._domain_index.lookup(word, Verbosity.TOP, max_edit_distance=distance)
+        domain = self._domain_index.lookup(word, Verbosity.CLOSEST, max_edit_distance=distance)
         english = self._english.lookup(word, Verbosity.TOP, max_edit_distance=distance)
         if domain and (not english or domain[0].distance <= english[0].distance):
-            return domain[0].term
+            return tuple(s.term for s in domain[:_MAX_CANDIDATES])
         if english and english[0].distance < 2:
-            return english[0].term
+            return (english[0].term,)
         # Two edits away is a guess; "wheremy" is more likely two merged words.
-        return self._split_merged(word) or (english[0].term if english else None)
+        split = self._split_merged(word, self._known)
+        return (split,) if split else (english[0].term,) if english else ()
 
-    def _split_merged(self, word: Text) -> Optional[Text]:
-        """'wheremy' -> 'where my': the most frequent split into two known words."""
+    def _in_context(self, candidates: Tuple[Text, ...], context: Tuple[Text, Text]) -> Optional[Text]:
+        """Of equally close candidates, the one seen most often next to these neighbours in
+        the training data ("wht is" -> "what is", "why was"); ties go to the more frequent."""
+        if len(candidates) <= 1 or not self._bigrams:
+            return candidates[0] if candidates else None
+        previous, following = context
+
+        def seen_with_neighbours(candidate: Text) -> int:
+            return self._bigrams.get(f"{previous} {candidate}", 0) + self._bigrams.get(
+                f"{candidate} {following}", 0
+            )
+
+        return max(candidates, key=lambda c: (seen_with_neighbours(c), self._frequency(c)))
+
+    def _split_merged(self, word: Text, known: Callable[[Text], bool]) -> Optional[Text]:
+        """'wheremy' -> 'where my': the most frequent split into two `known` words."""
         splits = [
             (word[:i], word[i:])
-            for i in range(1, len(word))
-            if self._known(word[:i]) and self._known(word[i:]) and min(i, len(word) - i) >= 2
+            for i in range(2, len(word) - 1)
+            if known(word[:i]) and known(word[i:])
         ]
         if not splits:
             return None

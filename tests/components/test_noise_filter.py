@@ -140,6 +140,52 @@ def test_merged_words_are_split(noise_filter: NoiseFilter) -> None:
     assert run(noise_filter, "cancelthe order").get("text") == "cancel the order"
 
 
+def trained_on(
+    examples: List[Text],  # distinct: TrainingData drops duplicates
+    model_storage: ModelStorage,
+    resource: Resource,
+    execution_context: ExecutionContext,
+) -> NoiseFilter:
+    component = NoiseFilter.create({}, model_storage, resource, execution_context)
+    component.train(TrainingData([Message(data={"text": t, "intent": "x"}) for t in examples]))
+    return component
+
+
+def test_merged_domain_words_beat_a_dropped_letter(
+    model_storage: ModelStorage, resource: Resource, execution_context: ExecutionContext
+) -> None:
+    # regression: on Banking77 'myaccount' became 'account' and 'inmy' became 'indy'
+    component = trained_on(
+        [f"{start} my {thing}" for start in ("top up", "money in", "is") for thing in ("account", "card")],
+        model_storage,
+        resource,
+        execution_context,
+    )
+    assert run(component, "top up myaccount").get("text") == "top up my account"
+    assert run(component, "money inmy account").get("text") == "money in my account"
+    assert run(component, "top up acount").get("text") == "top up account"
+
+
+def test_context_picks_between_equally_close_domain_words(
+    model_storage: ModelStorage, resource: Resource, execution_context: ExecutionContext
+) -> None:
+    # 'wht' is one edit from both 'why' (the more frequent here) and 'what'
+    component = trained_on(
+        ["why was I charged", "why was my card declined", "why is it pending", "why was I charged twice"]
+        + ["what is my balance", "what is my pin"],
+        model_storage,
+        resource,
+        execution_context,
+    )
+    assert run(component, "wht is my balance").get("text") == "what is my balance"
+    assert run(component, "wht was I charged").get("text") == "why was I charged"
+    with model_storage.read_from(resource) as directory:
+        saved = json.loads((directory / VOCABULARY_FILE).read_text())
+    assert saved["bigrams"]["what is"] == 2
+    loaded = NoiseFilter.load({}, model_storage, resource, execution_context)
+    assert run(loaded, "wht is my balance").get("text") == "what is my balance"
+
+
 @pytest.mark.parametrize(
     "step, text",
     [
