@@ -81,6 +81,10 @@ class Server:
     def start(self, health_url: Text, timeout: float = 240) -> None:
         """Start the process and return once `health_url` answers 200."""
         self.launch()
+        self.wait_until_ready(health_url, timeout)
+
+    def wait_until_ready(self, health_url: Text, timeout: float = 240) -> None:
+        """Return once the launched process answers 200 at `health_url`; stop it if it cannot."""
         deadline = time.monotonic() + timeout
         while self.process.poll() is None and time.monotonic() < deadline:
             try:

@@ -54,9 +54,14 @@ class RunningAssistant:
 
 
 @pytest.fixture(scope="session")
-def running_assistant(
+def launched_assistant(
     trained_model: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningAssistant]:
+    """The action server, ready, and `rasa run`, launched but maybe still loading the model.
+
+    Loading takes a minute or more; a test that only needs the model file (`rasa test core`)
+    asks for this fixture so that the server loads on the other core in the meantime.
+    """
     work = tmp_path_factory.mktemp("assistant")
     env = os.environ.copy()
     env["RAPPORT_DATABASE_URL"] = f"sqlite:///{work / 'orders.db'}"
@@ -79,7 +84,7 @@ def running_assistant(
     )
     actions.start(f"http://127.0.0.1:{actions_port}/health")
     try:
-        rasa.start(f"http://127.0.0.1:{rasa_port}/status")
+        rasa.launch()
         yield RunningAssistant(
             f"http://127.0.0.1:{rasa_port}", rasa, actions, env["RAPPORT_DATABASE_URL"],
             work / "trackers.db",
@@ -87,3 +92,10 @@ def running_assistant(
     finally:
         rasa.stop()
         actions.stop()
+
+
+@pytest.fixture(scope="session")
+def running_assistant(launched_assistant: RunningAssistant) -> RunningAssistant:
+    """The assistant, answering: `rasa run` has loaded the model."""
+    launched_assistant.rasa.wait_until_ready(f"{launched_assistant.url}/status", timeout=600)
+    return launched_assistant

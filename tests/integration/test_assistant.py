@@ -58,7 +58,10 @@ def test_there_are_enough_test_stories() -> None:
     assert len(stories) >= 15
 
 
-def test_every_test_story_passes(trained_model: Path, tmp_path: Path) -> None:
+def test_every_test_story_passes(
+    trained_model: Path, launched_assistant: RunningAssistant, tmp_path: Path
+) -> None:
+    """`rasa test core` on every test story; the served assistant loads meanwhile."""
     stories = tmp_path / "stories"
     stories.mkdir()
     for path in TEST_STORY_FILES:
