@@ -1,0 +1,67 @@
+"""A DIETClassifier that loads by building its prediction graph only.
+
+When Rasa 3.6 loads a DIET model (`RasaModel.load`) it first runs one *training* step on an
+example so that Keras creates every weight, then reads the checkpoint over them. Tracing that
+step, with its loss, gradients, optimizer and (for entities) the CRF likelihood, is most of
+`rasa run`'s start-up: 66 s of a 98 s load for the demo's DIET on an idle 2-core machine
+(BENCHMARKS.md, "End-to-end speed"). A served model never trains, so this subclass creates the
+weights with the prediction Rasa runs right after loading anyway, and restores the checkpoint as
+the weights appear (TensorFlow's deferred restoration). Training, the saved files and every
+prediction are Rasa's own; only `load` differs, and only when there is a prediction example to
+build from and the model is not being fine-tuned (then Rasa's own `load` runs).
+"""
+from typing import Any, Optional, Text, Type
+
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.nlu.classifiers.diet_classifier import DIET, DIETClassifier
+from rasa.utils.tensorflow.model_data import RasaModelData
+from rasa.utils.tensorflow.models import RasaModel
+
+
+class PredictionGraphLoad:
+    """Mixin for Rasa's TensorFlow models: `load` without tracing a training step."""
+
+    @classmethod
+    def load(
+        cls,
+        model_file_name: Text,
+        model_data_example: RasaModelData,
+        predict_data_example: Optional[RasaModelData] = None,
+        finetune_mode: bool = False,
+        *args: Any,
+        **kwargs: Any,
+    ) -> RasaModel:
+        if finetune_mode or predict_data_example is None:
+            return super().load(  # type: ignore[misc]
+                model_file_name,
+                model_data_example,
+                predict_data_example,
+                finetune_mode,
+                *args,
+                **kwargs,
+            )
+        model = cls(*args, **kwargs)  # type: ignore[call-arg]
+        # The checkpoint also holds the optimizer's slots, which serving never creates.
+        model.load_weights(model_file_name).expect_partial()
+        model.run_inference(predict_data_example)
+        return model
+
+
+class PredictionLoadedDIET(PredictionGraphLoad, DIET):
+    """DIET's network, loaded for prediction only."""
+
+
+@DefaultV1Recipe.register(
+    [
+        DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER,
+        DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR,
+    ],
+    is_trainable=True,
+)
+class FastLoadingDIETClassifier(DIETClassifier):
+    """DIETClassifier with the same settings, training and predictions; loads faster."""
+
+    @staticmethod
+    def model_class() -> Type[RasaModel]:
+        return PredictionLoadedDIET
+
