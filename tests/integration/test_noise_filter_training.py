@@ -36,7 +36,7 @@ PIPELINE = [
     {"name": "WhitespaceTokenizer"},
     {"name": "RegexFeaturizer"},
     {"name": "CountVectorsFeaturizer"},
-    {"name": "DIETClassifier", "epochs": 2},
+    {"name": "components.fast_loading_diet.FastLoadingDIETClassifier", "epochs": 2},
 ]
 
 
