@@ -101,8 +101,11 @@ policies:
   - name: RulePolicy
 """
 TINY_RAPPORT = TINY_STOCK.replace(
-    "  - name: DIETClassifier", "  - name: LexicalSyntacticFeaturizer\n  - name: DIETClassifier"
+    "  - name: DIETClassifier",
+    "  - name: LexicalSyntacticFeaturizer\n"
+    "  - name: components.fast_loading_diet.FastLoadingDIETClassifier",
 )
+TRAINED = {"stock": "DIETClassifier", "rapport": "components.fast_loading_diet.FastLoadingDIETClassifier"}
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +170,7 @@ def test_reports_latency_throughput_memory_and_times_for_both_configs(report: di
         assert result["peak_rss_mb"] > 100
         assert result["load_s"] > 0 and result["train_s"] > 0
         assert result["epochs_override"]  # --epochs reached the trained components
-        assert result["epochs_override"] == {"DIETClassifier": 1}
+        assert result["epochs_override"] == {TRAINED[name]: 1}
     assert set(report["ratios"]) == {"rapport"}
     assert all(value is not None for value in report["ratios"]["rapport"].values())
 
