@@ -569,7 +569,9 @@ class NoiseFilter(GraphComponent):
         split = self._split_merged(word, self._known)
         return (split,) if split else (english[0].term,) if english else ()
 
-    def _in_context(self, candidates: Tuple[Text, ...], context: Tuple[Text, Text]) -> Optional[Text]:
+    def _in_context(
+        self, candidates: Tuple[Text, ...], context: Tuple[Text, Text]
+    ) -> Optional[Text]:
         """Of equally close candidates, the one seen most often next to these neighbours in
         the training data ("wht is" -> "what is", "why was"); ties go to the more frequent."""
         if len(candidates) <= 1 or not self._bigrams:

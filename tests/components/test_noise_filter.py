@@ -156,7 +156,11 @@ def test_merged_domain_words_beat_a_dropped_letter(
 ) -> None:
     # regression: on Banking77 'myaccount' became 'account' and 'inmy' became 'indy'
     component = trained_on(
-        [f"{start} my {thing}" for start in ("top up", "money in", "is") for thing in ("account", "card")],
+        [
+            f"{start} my {thing}"
+            for start in ("top up", "money in", "is")
+            for thing in ("account", "card")
+        ],
         model_storage,
         resource,
         execution_context,
@@ -171,8 +175,8 @@ def test_context_picks_between_equally_close_domain_words(
 ) -> None:
     # 'wht' is one edit from both 'why' (the more frequent here) and 'what'
     component = trained_on(
-        ["why was I charged", "why was my card declined", "why is it pending", "why was I charged twice"]
-        + ["what is my balance", "what is my pin"],
+        ["why was I charged", "why was my card declined", "why is it pending"]
+        + ["why was I charged twice", "what is my balance", "what is my pin"],
         model_storage,
         resource,
         execution_context,
