@@ -1,10 +1,11 @@
-"""What the EmotionClassifier reads: the dense features Rasa's LanguageModelFeaturizer computes.
+"""What the EmotionClassifier reads: the dense features the pipeline's MiniLM featurizer computes.
 
 One module decides how text becomes the network's input, and the pretraining script, the
 benchmark and the component's fallback all use it. That is what makes the shipped weights match
-the pipeline: GoEmotions is featurized by Rasa's own `WhitespaceTokenizer` and
-`LanguageModelFeaturizer` (model_name `bert`, weights all-MiniLM-L6-v2), the same classes and
-settings as in config.yml, so training features and inference features cannot drift apart.
+the pipeline: GoEmotions is featurized by Rasa's own `WhitespaceTokenizer` and Rapport's
+`CompiledLanguageModelFeaturizer` (Rasa's LanguageModelFeaturizer with the model call compiled;
+model_name `bert`, weights all-MiniLM-L6-v2), the same classes and settings as in config.yml, so
+training features and inference features cannot drift apart.
 """
 import logging
 from typing import Iterable, List, Optional, Sequence, Text, Tuple
@@ -17,6 +18,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from components.compiled_lm_featurizer import CompiledLanguageModelFeaturizer
 from components.encoder import resolve_model_path
 
 logger = logging.getLogger(__name__)
@@ -33,15 +35,15 @@ MAX_TOKENS = 32
 def rasa_featurizers(
     model_weights: Optional[Text] = None,
 ) -> Tuple[WhitespaceTokenizer, LanguageModelFeaturizer]:
-    """Rasa's tokenizer and BERT featurizer, configured as in config.yml (MiniLM by default)."""
+    """The tokenizer and BERT featurizer configured as in config.yml (MiniLM by default)."""
     tokenizer = WhitespaceTokenizer(WhitespaceTokenizer.get_default_config())
     featurizer_config = {
         **LanguageModelFeaturizer.get_default_config(),
         "model_name": "bert",
         "model_weights": resolve_model_path(model_weights, "model_weights"),
     }
-    context = ExecutionContext(GraphSchema({}), node_name="LanguageModelFeaturizer")
-    return tokenizer, LanguageModelFeaturizer(featurizer_config, context)
+    context = ExecutionContext(GraphSchema({}), node_name="CompiledLanguageModelFeaturizer")
+    return tokenizer, CompiledLanguageModelFeaturizer(featurizer_config, context)
 
 
 def featurize_texts(

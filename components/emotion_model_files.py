@@ -13,7 +13,7 @@ import tensorflow as tf
 from components.emotion_features import LABELS
 from components.emotion_network import build_network
 
-WEIGHTS_FILE = "emotion_bilstm.weights.h5"
+WEIGHTS_FILE = "emotion_lstm.weights.h5"
 DESCRIPTION_FILE = "emotion_model.json"
 SHIPPED_MODEL_DIR = Path(__file__).resolve().parent / "emotion_model"
 

@@ -1,13 +1,16 @@
 """Pretrain the EmotionClassifier's default model on GoEmotions (Ekman grouping plus neutral).
 
     .venv/bin/python -m scripts.train_emotion_model \
-        [--data ../shared/data/goemotions/data/ekman] [--seed 42] [--epochs 12]
+        [--data ../shared/data/goemotions/data/ekman] [--seed 42] [--epochs 12] [--max-train N]
 
-Featurizes the train/dev/test splits with Rasa's own WhitespaceTokenizer and
-LanguageModelFeaturizer (all-MiniLM-L6-v2), exactly as the pipeline does at inference, and caches
-the features in bench/work/ (a few minutes the first time). Then trains the BiLSTM on the train
-split, keeps the epoch with the best dev macro-F1 and writes the weights (Keras h5) and their
-JSON description to components/emotion_model/, where the component loads them offline.
+Featurizes the dev/test/train splits with Rasa's WhitespaceTokenizer and Rapport's
+CompiledLanguageModelFeaturizer (all-MiniLM-L6-v2), the classes and settings config.yml serves
+with, and caches the features in bench/work/ in shards (`--features-only` just fills the cache;
+an interrupted run keeps its finished shards, and `--max-train N` takes the first N rows of the
+fixed featurization order, i.e. exactly what a run stopped after N rows cached). Then trains the
+LSTM on the train split, keeps the epoch with the best dev macro-F1 (the test split is never
+used for selection) and writes the weights (Keras h5) and their JSON description to
+components/emotion_model/, where the component loads them offline.
 """
 import argparse
 import json
@@ -37,48 +40,74 @@ def read_split(data: Path, split: Text) -> Tuple[List[Text], List[List[int]]]:
     return texts, label_sets
 
 
-def load_split(data: Path, split: Text, cache: Path, limit: Optional[int] = None) -> Split:
-    """Texts, token features, sentence features and gold label sets of one split (cached).
+def row_order(size: int) -> List[int]:
+    """The fixed random order (seed 0) in which a split's rows are featurized and subsetted.
 
-    `limit` takes a fixed random subset (seed 0): featurizing all of GoEmotions' train split
-    takes about an hour on two busy cores.
+    `--max-train N` means the first N rows of this order, so a featurization stopped after N
+    rows has already cached exactly that subset.
+    """
+    return random.Random(0).sample(range(size), size)
+
+
+def load_split(data: Path, split: Text, cache: Path, limit: Optional[int] = None) -> Split:
+    """Texts, token features, sentence features and gold label sets of one split.
+
+    Features are cached in shards under `cache/<split>/`; rows not cached yet are featurized
+    first (in `row_order`, a shard at a time, so an interrupted run keeps what it finished).
+    Featurizing all of GoEmotions' train split takes about an hour on two busy cores.
     """
     texts, label_sets = read_split(data, split)
-    path = cache / f"{split}.npz"
-    if limit and limit < len(texts):
-        rows = sorted(random.Random(0).sample(range(len(texts)), limit))
-        texts, label_sets = [texts[i] for i in rows], [label_sets[i] for i in rows]
-        path = cache / f"{split}-{limit}.npz"
-    if not path.exists():
-        extract_features(texts, path)
-    stored = np.load(path)
-    offsets = stored["offsets"]
-    tokens = stored["tokens"].astype(np.float32)
-    sequences = [tokens[offsets[i] : offsets[i + 1]] for i in range(len(texts))]
-    return texts, sequences, stored["sentences"].astype(np.float32), label_sets
+    rows = sorted(row_order(len(texts))[:limit] if limit else range(len(texts)))
+    cached = cached_features(cache / split)
+    wanted = set(rows)
+    missing = [row for row in row_order(len(texts)) if row in wanted and row not in cached]
+    if missing:
+        extract_features(texts, missing, cache / split)
+        cached = cached_features(cache / split)
+    return (
+        [texts[i] for i in rows],
+        [cached[i][0].astype(np.float32) for i in rows],
+        np.stack([cached[i][1] for i in rows]).astype(np.float32),
+        [label_sets[i] for i in rows],
+    )
 
 
-def extract_features(texts: Sequence[Text], path: Path, chunk: int = 512) -> None:
+def cached_features(directory: Path) -> Dict[int, Tuple[np.ndarray, np.ndarray]]:
+    """Row -> (token features, sentence features) from every shard in `directory`."""
+    features = {}
+    for path in sorted(directory.glob("shard-*.npz")):
+        with np.load(path) as stored:  # each item access reads the whole array: once only
+            rows, tokens, sentences, offsets = (
+                stored[key] for key in ("rows", "tokens", "sentences", "offsets")
+            )
+        for i, row in enumerate(rows):
+            features[int(row)] = (tokens[offsets[i] : offsets[i + 1]], sentences[i])
+    return features
+
+
+def extract_features(texts: Sequence[Text], rows: Sequence[int], directory: Path, shard: int = 1024) -> None:
     from tqdm import tqdm
 
     from components.emotion_features import dense_inputs, featurize_texts, rasa_featurizers
 
     featurizers = rasa_featurizers()
-    # Rasa pads each batch to its longest message (masked, so the features do not change):
-    # featurizing in order of length avoids most of that padding and saves most of the time.
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    features = [None] * len(texts)
-    for start in tqdm(range(0, len(texts), chunk), desc=f"featurizing {path.stem}", unit="chunk"):
-        rows = order[start : start + chunk]
-        for row, message in zip(rows, featurize_texts([texts[i] for i in rows], featurizers)):
-            features[row] = dense_inputs(message)
-    tokens, sentences, offsets = [], [], [0]
-    for sequence, sentence in features:
-        tokens.append(sequence.astype(np.float16))
-        sentences.append(sentence.astype(np.float16))
-        offsets.append(offsets[-1] + len(sequence))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, tokens=np.concatenate(tokens), sentences=np.stack(sentences), offsets=np.array(offsets))
+    directory.mkdir(parents=True, exist_ok=True)
+    first = len(list(directory.glob("shard-*.npz")))
+    for number, start in enumerate(
+        tqdm(range(0, len(rows), shard), desc=f"featurizing {directory.name}", unit="shard"), first
+    ):
+        # Rasa pads each batch to its longest message (masked, so the features do not change):
+        # featurizing a shard in order of length avoids most of that padding and its time.
+        block = sorted(rows[start : start + shard], key=lambda i: len(texts[i]))
+        messages = featurize_texts([texts[i] for i in block], featurizers)
+        features = [dense_inputs(message) for message in messages]
+        np.savez(
+            directory / f"shard-{number:03d}.npz",
+            rows=np.array(block),
+            tokens=np.concatenate([sequence.astype(np.float16) for sequence, _ in features]),
+            sentences=np.stack([sentence.astype(np.float16) for _, sentence in features]),
+            offsets=np.cumsum([0] + [len(sequence) for sequence, _ in features]),
+        )
 
 
 def main() -> None:
@@ -91,15 +120,15 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--lstm-units", type=int, default=None)
-    parser.add_argument("--max-train", type=int, default=None, help="train on a random subset")
-    parser.add_argument("--max-dev", type=int, default=None, help="early-stop on a random subset")
-    parser.add_argument("--max-test", type=int, default=None, help="report on a random subset")
+    parser.add_argument("--max-train", type=int, default=None, help="train on the first N rows of the fixed random order")
+    parser.add_argument("--max-dev", type=int, default=None, help="early-stop on the first N rows of it")
+    parser.add_argument("--max-test", type=int, default=None, help="featurize only the first N test rows")
     parser.add_argument("--features-only", action="store_true", help="only fill the feature cache")
     args = parser.parse_args()
 
     splits = {
         split: load_split(args.data, split, args.cache, getattr(args, f"max_{split}"))
-        for split in ("dev", "train", "test")
+        for split in ("dev", "test", "train")
     }
     if args.features_only:
         return
@@ -121,10 +150,11 @@ def main() -> None:
             "data": "GoEmotions (Ekman grouping + neutral), train split; dev split for early stopping",
             "command": "python -m scripts.train_emotion_model " + " ".join(
                 f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-                if k in {"seed", "epochs", "batch_size", "learning_rate", "max_train", "max_dev", "max_test"} and v
+                if k in {"seed", "epochs", "batch_size", "learning_rate", "lstm_units", "max_train", "max_dev"} and v
             ),
             "max_train": args.max_train, "max_dev": args.max_dev, "max_test": args.max_test,
-            "featurizer": "Rasa WhitespaceTokenizer + LanguageModelFeaturizer(bert, all-MiniLM-L6-v2)",
+            "featurizer": "Rasa WhitespaceTokenizer + CompiledLanguageModelFeaturizer(bert, all-MiniLM-L6-v2)",
+            "train_rows": len(train_labels), "dev_rows": len(dev_labels),
             "dev_macro_f1_per_epoch": [round(score, 4) for score in best.scores],
             "train_seconds": round(time.time() - started),
         }

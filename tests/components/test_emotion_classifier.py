@@ -2,7 +2,7 @@
 
 Most tests feed synthetic dense features (a hashed random vector per token) in place of MiniLM's,
 so they stay fast; the shipped-weights tests at the end run Rasa's real tokenizer and
-LanguageModelFeaturizer once per module.
+CompiledLanguageModelFeaturizer once per module.
 """
 import logging
 import zlib
@@ -29,7 +29,8 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from components.emotion_classifier import EMOTION, EMOTION_RANKING, EmotionClassifier
-from components.emotion_features import LABELS, dense_inputs, rasa_featurizers
+from components.emotion_features import LABELS, MAX_TOKENS, dense_inputs, pad_sequences, rasa_featurizers
+from components.emotion_network import NETWORK_DEFAULTS, MessageForward, build_network
 from tests.checks.nlu_checks import BAD_INPUTS, NLUComponentChecks, ProcessFn
 
 DIM = 384  # the shipped model reads MiniLM-sized vectors
@@ -110,6 +111,21 @@ def test_finetuning_moves_the_pretrained_model(model_storage, resource, executio
 def test_labels_on_the_intent_count_too() -> None:
     assert EmotionClassifier._label_of(labelled("grr", "Anger", on_intent=True)) == "anger"
     assert EmotionClassifier._label_of(labelled("grr", None)) is None
+
+
+@pytest.mark.parametrize("length", [1, 5, MAX_TOKENS, MAX_TOKENS + 9])
+def test_served_numpy_forward_pass_equals_the_keras_network(length: int) -> None:
+    network = {**NETWORK_DEFAULTS, "lstm_units": 8}
+    model = build_network(network)
+    rng = np.random.default_rng(length)
+    for layer in ("lstm", "emotion"):  # large random weights: saturated gates are compared too
+        model.get_layer(layer).set_weights(
+            [rng.normal(scale=0.5, size=w.shape) for w in model.get_layer(layer).get_weights()]
+        )
+    sequence = rng.normal(size=(length, DIM)).astype(np.float32)
+    sentence = rng.normal(size=DIM).astype(np.float32)
+    keras = model([pad_sequences([sequence], DIM), sentence[None]], training=False).numpy()[0]
+    np.testing.assert_allclose(MessageForward(model)(sequence, sentence), keras, atol=1e-5)
 
 
 def test_without_labels_the_pretrained_model_is_kept(model_storage, resource, execution_context) -> None:
