@@ -133,7 +133,8 @@ def test_http_api_needs_the_auth_token(tmp_path: Path) -> None:
     server = Server(
         [RASA, "run", "--enable-api", "--auth-token", TOKEN, "--port", str(port),
          "--interface", "127.0.0.1", "-m", str(tmp_path / "no-models")],
-        os.environ.copy(), tmp_path / "rasa.log",
+        # Not from the repo: given no model, Rasa falls back to ./models, which `make demo` fills.
+        os.environ.copy(), tmp_path / "rasa.log", cwd=tmp_path,
     )
     base = f"http://127.0.0.1:{port}"
     server.start(f"{base}/version")
