@@ -113,7 +113,7 @@ def test_labels_on_the_intent_count_too() -> None:
     assert EmotionClassifier._label_of(labelled("grr", None)) is None
 
 
-@pytest.mark.parametrize("length", [1, 5, MAX_TOKENS, MAX_TOKENS + 9])
+@pytest.mark.parametrize("length", [5, MAX_TOKENS + 9])  # a short message; one cut at MAX_TOKENS
 def test_served_numpy_forward_pass_equals_the_keras_network(length: int) -> None:
     network = {**NETWORK_DEFAULTS, "lstm_units": 8}
     model = build_network(network)
