@@ -47,6 +47,9 @@ POLICY_SETS: Dict[Text, List[Dict[Text, Any]]] = {
     "memoization": [{"name": "MemoizationPolicy"}],
     "ted": [{"name": "TEDPolicy", "epochs": "{ted_epochs}", "constrain_similarities": True}],
     "decision_tree": [{"name": "components.decision_tree_policy.DecisionTreePolicy"}],
+    # The same tree fitted on whole history windows only (no shortened copies).
+    "decision_tree_full_windows": [{"name": "components.decision_tree_policy.DecisionTreePolicy",
+                                    "prefer_recent_turns": False}],
     "bert_context": [{"name": "components.bert_context_policy.BertContextPolicy"}],
 }
 
