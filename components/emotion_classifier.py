@@ -132,9 +132,10 @@ class EmotionClassifier(GraphComponent, EntityExtractorMixin):
         try:
             with model_storage.read_from(resource) as directory:
                 return cls(config, model_storage, resource, *load_model(directory))
-        except ValueError:
+        except ValueError as error:
             logger.warning(
-                f"{cls.__name__}: no trained model in '{resource.name}'; using the pretrained one."
+                f"{cls.__name__}: no usable trained model in '{resource.name}' ({error}); "
+                f"using the pretrained one."
             )
             return cls.create(config, model_storage, resource, execution_context)
 

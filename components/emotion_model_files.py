@@ -40,9 +40,15 @@ def load_model(directory: Path) -> Tuple[tf.keras.Model, Dict[Text, Any]]:
             f"The emotion model in '{directory}' predicts {description['labels']}, "
             f"but this version of EmotionClassifier expects {list(LABELS)}."
         )
+    weights = directory / WEIGHTS_FILE
+    if not weights.exists():
+        raise ValueError(
+            f"'{directory}' has no '{WEIGHTS_FILE}' (saved by an older EmotionClassifier, whose "
+            f"BiLSTM weights do not fit this LSTM?); retrain with `rasa train`."
+        )
     network = description["network"]
     model = build_network(network)
-    model.load_weights(str(directory / WEIGHTS_FILE))
+    model.load_weights(str(weights))
     return model, network
 
 

@@ -4,6 +4,7 @@ Most tests feed synthetic dense features (a hashed random vector per token) in p
 so they stay fast; the shipped-weights tests at the end run Rasa's real tokenizer and
 CompiledLanguageModelFeaturizer once per module.
 """
+import json
 import logging
 import zlib
 from typing import Any, Dict, List, Optional, Text
@@ -169,6 +170,25 @@ def test_loading_an_untrained_resource_falls_back_to_the_pretrained_model(
     fresh = make(model_storage, Resource("fresh"), execution_context)
     message = hashed_features([Message(data={TEXT: "thanks, that helped"})])[0]
     assert loaded.rank(message) == fresh.rank(message)
+
+
+def test_a_model_saved_by_the_bilstm_version_falls_back_to_the_pretrained_model(
+    model_storage, resource, execution_context, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Regression: models trained before the LSTM change stored `emotion_bilstm.weights.h5`,
+    and loading them crashed `rasa run` with a FileNotFoundError."""
+    with model_storage.write_to(resource) as directory:
+        (directory / "emotion_model.json").write_text(
+            json.dumps({"labels": list(LABELS), "network": NETWORK_DEFAULTS, "provenance": {}})
+        )
+        (directory / "emotion_bilstm.weights.h5").write_bytes(b"old weights")
+    with caplog.at_level(logging.WARNING):
+        loaded = EmotionClassifier.load(
+            EmotionClassifier.get_default_config(), model_storage, resource, execution_context
+        )
+    assert "retrain" in caplog.text
+    message = hashed_features([Message(data={TEXT: "thanks, that helped"})])[0]
+    assert loaded.rank(message) == make(model_storage, Resource("fresh"), execution_context).rank(message)
 
 
 def test_outputs_are_a_full_probability_ranking_and_an_entity(
