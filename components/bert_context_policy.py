@@ -239,6 +239,8 @@ class BertContextPolicy(Policy):
             "turn_size": 64,
             "hidden_size": 128,
             "dropout": 0.1,
+            # "balanced": weight each action by 1 / its frequency in the training examples.
+            "class_weight": None,
             "epochs": 100,
             "batch_size": 32,
             "learning_rate": 0.001,
@@ -446,6 +448,11 @@ class BertContextPolicy(Policy):
         return model.fit(
             x,
             y,
+            class_weight=(
+                _class_weights(y, model.output_shape[-1])
+                if self.config["class_weight"] == "balanced"
+                else None
+            ),
             batch_size=self.config["batch_size"],
             epochs=self.config["epochs"],
             validation_data=validation,
@@ -530,6 +537,15 @@ class BertContextPolicy(Policy):
             if action in positions:  # a model trained on another domain may know more
                 probabilities[positions[action]] = probability
         return self._prediction(probabilities)
+
+
+def _class_weights(labels: np.ndarray, num_classes: int) -> Dict[int, float]:
+    """sklearn's "balanced" weights: rare actions (a form's last step, a goodbye) count as
+    much in the loss as `action_listen`, which follows every bot turn. Keras wants a weight
+    for every class; one absent from `labels` (validation split) gets 1."""
+    counts = np.bincount(labels, minlength=num_classes)
+    present = max(int(np.count_nonzero(counts)), 1)
+    return {c: float(len(labels) / (present * n)) if n else 1.0 for c, n in enumerate(counts)}
 
 
 def _numbered(arrays: List[np.ndarray]) -> Dict[Text, np.ndarray]:

@@ -18,7 +18,12 @@ from rasa.shared.core.events import ActionExecuted, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from components.bert_context_policy import BertContextPolicy, TurnFeaturizer, turn_text
+from components.bert_context_policy import (
+    BertContextPolicy,
+    TurnFeaturizer,
+    _class_weights,
+    turn_text,
+)
 from components.encoder import EncoderNotFoundError
 from tests.checks.policy_contract import (
     DOMAIN_YAML,
@@ -290,6 +295,24 @@ class TestBertContextPolicy:
         for a, b in zip(first.head.get_weights(), second.head.get_weights()):
             assert np.array_equal(a, b)
 
+    def test_balanced_class_weights_train_with_a_validation_split(
+        self,
+        tiny_bert: Text,
+        training_trackers: List[TrackerWithCachedStates],
+        domain: Domain,
+        model_storage: ModelStorage,
+        execution_context: ExecutionContext,
+    ) -> None:
+        # the split can leave an action out of the training part: Keras still needs its weight
+        policy = train(
+            tiny_bert, training_trackers, domain, model_storage, execution_context, "weighted",
+            class_weight="balanced", validation_split=0.5, epochs=3,
+        )
+        assert policy.meta["training"]["epochs"] == 3
+        tracker = next(iter(next_action_cases(training_trackers, domain)))[0]
+        probabilities = policy.predict_action_probabilities(tracker, domain).probabilities
+        assert sum(probabilities) == pytest.approx(1.0, abs=1e-4)
+
     def test_mixed_precision_trains_and_predicts(
         self,
         tiny_bert: Text,
@@ -401,3 +424,9 @@ def test_real_minilm_learns_the_shop_stories(
 def order_question(words: Text, domain: Domain) -> DialogueStateTracker:
     user = UserUttered(words, intent={"name": "check_order_status", "confidence": 1.0})
     return PolicyContract.tracker_with([ActionExecuted(ACTION_LISTEN_NAME), user], domain)
+
+
+def test_balanced_class_weights_favour_rare_actions_and_cover_absent_ones() -> None:
+    weights = _class_weights(np.array([0, 0, 0, 2]), num_classes=3)
+    assert weights[2] > weights[0]
+    assert weights[1] == 1.0  # absent from the labels: neutral weight, but present for Keras
