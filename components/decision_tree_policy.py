@@ -116,17 +116,26 @@ class DecisionTreePolicy(Policy):
         every window also with its oldest turns cut off makes the recent turns the tests
         that stay true in all copies, so the tree asks about them first.
         """
-        seen: Set[Tuple[FrozenSet[Tuple[Feature, float]], Text]] = set()
-        examples, labels = [], []
+        rows = []  # (features, action, is a whole window)
         for window, action in zip(windows, actions):
             shortest = 1 if self.config["prefer_recent_turns"] else len(window)
             for length in range(len(window), shortest - 1, -1):
                 features = history_features(window[-length:], domain)
-                key = (frozenset(features.items()), action)
-                if key not in seen:
-                    seen.add(key)
-                    examples.append(features)
-                    labels.append(action)
+                rows.append((features, action, length == len(window)))
+        # A cut copy whose features also lead to another action elsewhere would only make a
+        # mixed leaf (confidence below the core fallback's threshold): keep it out.
+        actions_of: Dict[FrozenSet[Tuple[Feature, float]], Set[Text]] = {}
+        for features, action, _ in rows:
+            actions_of.setdefault(frozenset(features.items()), set()).add(action)
+        seen: Set[Tuple[FrozenSet[Tuple[Feature, float]], Text]] = set()
+        examples, labels = [], []
+        for features, action, whole in rows:
+            key = (frozenset(features.items()), action)
+            if key in seen or (not whole and len(actions_of[key[0]]) > 1):
+                continue
+            seen.add(key)
+            examples.append(features)
+            labels.append(action)
         # Rows in a canonical order: the order of Rasa's (augmented) trackers varies between
         # processes, and sklearn's tie-breaks, hence the tree, would vary with it.
         order = sorted(
