@@ -82,6 +82,23 @@ class TestDecisionTreePolicy(PolicyContract):
         assert "t-3 intent" not in rules
         assert "t-0 intent = affirm" in rules or "t-0 intent = deny" in rules
 
+    def test_shortened_copies_never_mix_a_leaf_regression_demo_15_of_20(
+        self, trained_policy: DecisionTreePolicy, domain: Domain
+    ) -> None:
+        """Regression: two stories that end in the same turn after different pasts gave the
+        same cut copy two actions; the mixed leaf (confidence 0.14) lost to the core
+        fallback and 5 of the demo's 20 test stories failed."""
+        ask = {"user": {"intent": "affirm"}, "prev_action": {"action_name": "action_listen"}}
+        windows = [
+            [{"user": {"intent": "greet"}, "prev_action": {"action_name": "action_listen"}}, ask],
+            [{"user": {"intent": "deny"}, "prev_action": {"action_name": "action_listen"}}, ask],
+        ]
+        examples, labels = trained_policy._examples(
+            windows, ["utter_greet", "utter_goodbye"], domain
+        )
+        assert history_features([ask], domain) not in examples
+        assert sorted(labels) == ["utter_goodbye", "utter_greet"]  # whole windows stay
+
     def test_decision_path_is_logged_at_debug_level(
         self, trained_policy: Policy, domain: Domain, caplog: pytest.LogCaptureFixture
     ) -> None:
