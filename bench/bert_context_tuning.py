@@ -24,7 +24,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.shared.importers.importer import TrainingDataImporter
 
 from bench.policies import RESULTS, assistants, read_training_data, split_stories, write_data
-from components.bert_context_policy import BertContextPolicy
+from components.bert_context_policy.policy import BertContextPolicy
 from tests.checks.policy_contract import next_action_cases
 
 SETTINGS: Dict[Text, Dict[Text, Any]] = {

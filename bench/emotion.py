@@ -41,8 +41,8 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.metrics import confusion_matrix, f1_score
 from tqdm import tqdm
 
-from components.emotion_classifier import EMOTION, EmotionClassifier
-from components.emotion_features import LABELS
+from components.emotion_classifier.component import EMOTION, EmotionClassifier
+from components.emotion_classifier.features import LABELS
 from scripts.train_emotion_model import DEFAULT_CACHE, DEFAULT_DATA, load_split, read_split, row_order
 
 REPO = Path(__file__).resolve().parents[1]
@@ -169,7 +169,7 @@ def main() -> None:
                         help="baseline's training rows (default: the whole train split)")
     parser.add_argument("--max-test", type=int, default=None, help="test rows (default: all)")
     args = parser.parse_args()
-    from components.emotion_model_files import DESCRIPTION_FILE, SHIPPED_MODEL_DIR
+    from components.emotion_classifier.model_files import DESCRIPTION_FILE, SHIPPED_MODEL_DIR
 
     provenance = json.loads((SHIPPED_MODEL_DIR / DESCRIPTION_FILE).read_text())["provenance"]
     test = load_split(args.data, "test", args.cache, args.max_test)

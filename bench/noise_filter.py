@@ -8,7 +8,7 @@ tested side by side in one run:
   filter_aug  NoiseFilter with `augmentation_copies: 1` at level 0.2 + the same pipeline
 
 each tested on the clean test set and on noisy copies with about 10/20/30% of words hit
-(components.noise, seed 2026, a different seed from the augmentation's). Reports accuracy and
+(components.noise_filter.augmentation, seed 2026, a different seed from the augmentation's). Reports accuracy and
 macro-F1 per cell and the median time NoiseFilter adds per message.
 
     nice -n 5 .venv/bin/python bench/noise_filter.py --epochs 5 > bench/work/noise_filter.log 2>&1
@@ -86,7 +86,7 @@ def write_nlu(examples: List[Tuple[Text, Text]], path: Path) -> None:
 
 
 def noisy_test_sets(test: List[Tuple[Text, Text]]) -> Dict[float, List[Tuple[Text, Text]]]:
-    from components.noise import example_rng, inject_noise
+    from components.noise_filter.augmentation import example_rng, inject_noise
 
     return {
         level: [
@@ -136,7 +136,7 @@ def filter_latency(train_examples: List[Tuple[Text, Text]], texts: List[Text]) -
     from rasa.shared.nlu.training_data.message import Message
     from rasa.shared.nlu.training_data.training_data import TrainingData
 
-    from components.noise_filter import NoiseFilter
+    from components.noise_filter.component import NoiseFilter
 
     started = time.perf_counter()
     storage = LocalModelStorage(Path(tempfile.mkdtemp(dir=WORK)))
@@ -174,7 +174,7 @@ def restoration(
     from rasa.shared.nlu.training_data.message import Message
     from rasa.shared.nlu.training_data.training_data import TrainingData
 
-    from components.noise_filter import NoiseFilter
+    from components.noise_filter.component import NoiseFilter
 
     storage = LocalModelStorage(Path(tempfile.mkdtemp(dir=WORK)))
     component = NoiseFilter.create(
@@ -216,8 +216,8 @@ def run_sklearn(
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import accuracy_score, f1_score
 
-    from components.noise import noisy_messages
-    from components.noise_filter import NoiseFilter
+    from components.noise_filter.augmentation import noisy_messages
+    from components.noise_filter.component import NoiseFilter
 
     storage = LocalModelStorage(Path(tempfile.mkdtemp(dir=WORK)))
     component = NoiseFilter.create(

@@ -55,10 +55,10 @@ def main(argv: Optional[List[Text]] = None) -> int:
     from rasa.shared.nlu.training_data.message import Message
 
     from components.compiled_lm_featurizer import CompiledLanguageModelFeaturizer
-    from components.emotion_classifier import EmotionClassifier
-    from components.encoder import default_model_path, load_pretrained
-    from components.noise_filter import NoiseFilter
-    from components.turn_encoder import TurnEncoder
+    from components.emotion_classifier.component import EmotionClassifier
+    from components.shared.encoder import default_model_path, load_pretrained
+    from components.noise_filter.component import NoiseFilter
+    from components.bert_context_policy.turn_encoder import TurnEncoder
 
     texts = [t for turns in load_conversations(sorted(REPO.glob("tests/test_stories*.yml")))
              for t in turns]
@@ -90,7 +90,7 @@ def main(argv: Optional[List[Text]] = None) -> int:
 
     compiled, *load = timed_load(lambda: CompiledLanguageModelFeaturizer(
         {**LanguageModelFeaturizer.get_default_config(), **weights}, context))
-    row("CompiledLanguageModelFeaturizer", "MiniLM via components.encoder cache", load,
+    row("CompiledLanguageModelFeaturizer", "MiniLM via components.shared.encoder cache", load,
         per_message_ms(featurize(compiled), texts))
 
     emotion, *load = timed_load(lambda: EmotionClassifier.create(

@@ -10,7 +10,7 @@ sentence/sequence features are Rasa's own code, so the features equal Rasa's to 
 and everything trained on them (DIET, EmotionClassifier's shipped weights) stays valid.
 
 For a BERT model in a local directory it also takes the weights from Rapport's per-process
-cache (`components.encoder.load_pretrained`), the copy BertContextPolicy reads when frozen, so
+cache (`components.shared.encoder.load_pretrained`), the copy BertContextPolicy reads when frozen, so
 a server holds MiniLM once instead of twice.
 """
 import os
@@ -22,7 +22,7 @@ from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.featurizers.dense_featurizer.lm_featurizer import LanguageModelFeaturizer
 
-from components.encoder import EncoderNotFoundError, default_model_path, load_pretrained
+from components.shared.encoder import EncoderNotFoundError, default_model_path, load_pretrained
 
 
 @DefaultV1Recipe.register(
@@ -42,7 +42,7 @@ class CompiledLanguageModelFeaturizer(LanguageModelFeaturizer):
         )
 
     def _shared_model_path(self) -> Optional[Text]:
-        """The key under which `components.encoder` caches this model, or None if not shared.
+        """The key under which `components.shared.encoder` caches this model, or None if not shared.
 
         The bundled MiniLM is keyed by `default_model_path()` however config.yml spells its
         directory, so this featurizer and BertContextPolicy find the same entry.

@@ -1,49 +1,7 @@
-"""NoiseFilterRestorer: put the user's own text back after the extractors have run.
+"""Old path of NoiseFilterRestorer, kept because models trained before 2026-11 name it.
 
-NoiseFilter rewrites `text` before tokenization, so extracted entity spans point into the
-cleaned text. Placed after the entity extractors (and EntitySynonymMapper), this component
-maps every entity's start/end back to what the user typed and restores `text`, so
-parse_data, `rasa test` (which compares entity offsets with the story text) and anything
-that highlights entities in the user's message see original offsets. Entity values stay as
-extracted. Without a NoiseFilter before it, it changes nothing.
+New configs use `components.noise_filter.NoiseFilterRestorer`.
 """
-from typing import Any, Dict, List, Text
+from components.noise_filter.restorer import NoiseFilterRestorer
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
-from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import ENTITIES, TEXT
-from rasa.shared.nlu.training_data.message import Message
-
-from components.noise_filter import NOISE_FILTER_KEY, restore_original_offsets
-
-
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False
-)
-class NoiseFilterRestorer(GraphComponent):
-    """Maps entity offsets back to the original text at inference (training is unaffected)."""
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "NoiseFilterRestorer":
-        return cls()
-
-    def process(self, messages: List[Message]) -> List[Message]:
-        for message in messages:
-            info = message.get(NOISE_FILTER_KEY)
-            if not isinstance(info, dict) or "text" not in info:
-                continue
-            restored = restore_original_offsets(
-                {TEXT: message.get(TEXT), ENTITIES: message.get(ENTITIES), NOISE_FILTER_KEY: info}
-            )
-            message.set(TEXT, restored[TEXT])
-            if message.get(ENTITIES):
-                message.set(ENTITIES, restored[ENTITIES], add_to_output=True)
-        return messages
+__all__ = ["NoiseFilterRestorer"]

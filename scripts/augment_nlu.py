@@ -14,7 +14,7 @@ from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLWriter
 from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from components.noise import noisy_messages
+from components.noise_filter.augmentation import noisy_messages
 
 
 def augment(data: TrainingData, copies: int, level: float, seed: int) -> TrainingData:

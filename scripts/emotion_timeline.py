@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Text
 import sqlalchemy as sa
 import yaml
 
-from components.emotion_features import LABELS
+from components.emotion_classifier.features import LABELS
 
 COLOURS = {
     "anger": "#d62728", "disgust": "#8c564b", "fear": "#9467bd", "joy": "#2ca02c",

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Text
 
-from components.decision_tree_policy import DecisionTreePolicy
-from components.tree_explanations import draw_tree, tree_as_rules
+from components.decision_tree_policy.policy import DecisionTreePolicy
+from components.decision_tree_policy.explanations import draw_tree, tree_as_rules
 from scripts.model_archive import archived_policies
 
 logger = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ an interrupted run keeps its finished shards, and `--max-train N` takes the firs
 fixed featurization order, i.e. exactly what a run stopped after N rows cached). Then trains the
 LSTM on the train split, keeps the epoch with the best dev macro-F1 (the test split is never
 used for selection) and writes the weights (Keras h5) and their JSON description to
-components/emotion_model/, where the component loads them offline.
+components/emotion_classifier/emotion_model/, where the component loads them offline.
 """
 import argparse
 import json
@@ -25,7 +25,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "goemotions" / "data" / "ekman"
 DEFAULT_CACHE = REPO / "bench" / "work" / "goemotions_features"
-DEFAULT_OUT = REPO / "components" / "emotion_model"
+DEFAULT_OUT = REPO / "components" / "emotion_classifier" / "emotion_model"
 
 Split = Tuple[List[Text], List[np.ndarray], np.ndarray, List[List[int]]]
 
@@ -88,7 +88,7 @@ def cached_features(directory: Path) -> Dict[int, Tuple[np.ndarray, np.ndarray]]
 def extract_features(texts: Sequence[Text], rows: Sequence[int], directory: Path, shard: int = 1024) -> None:
     from tqdm import tqdm
 
-    from components.emotion_features import dense_inputs, featurize_texts, rasa_featurizers
+    from components.emotion_classifier.features import dense_inputs, featurize_texts, rasa_featurizers
 
     featurizers = rasa_featurizers()
     directory.mkdir(parents=True, exist_ok=True)
@@ -133,8 +133,8 @@ def main() -> None:
     if args.features_only:
         return
 
-    from components.emotion_model_files import save_model
-    from components.emotion_network import NETWORK_DEFAULTS, BestMacroF1, build_network, fit
+    from components.emotion_classifier.model_files import save_model
+    from components.emotion_classifier.network import NETWORK_DEFAULTS, BestMacroF1, build_network, fit
 
     network = dict(NETWORK_DEFAULTS)
     if args.lstm_units:

@@ -81,7 +81,7 @@ def test_messages_of_every_length_share_one_traced_graph(tiny_bert: Text) -> Non
 def test_shares_the_weights_other_components_load_through_components_encoder(
     tiny_bert: Text,
 ) -> None:
-    from components.encoder import load_pretrained
+    from components.shared.encoder import load_pretrained
 
     first = featurizer(CompiledLanguageModelFeaturizer, tiny_bert)
     second = featurizer(CompiledLanguageModelFeaturizer, tiny_bert)

@@ -4,8 +4,8 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.training_data.message import Message
 
-from components.noise_filter import NoiseFilter
-from components.noise_filter_restorer import NoiseFilterRestorer
+from components.noise_filter.component import NoiseFilter
+from components.noise_filter.restorer import NoiseFilterRestorer
 
 
 def test_entities_found_in_cleaned_text_point_into_the_typed_text(

@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 from threadpoolctl import ThreadpoolController
 
-from components.emotion_features import LABELS, MAX_TOKENS, pad_sequences
+from components.emotion_classifier.features import LABELS, MAX_TOKENS, pad_sequences
 
 # What defines the layers; saved next to the weights as JSON.
 NETWORK_DEFAULTS: Dict[Text, Any] = {"input_dim": 384, "lstm_units": 64, "dropout": 0.3}

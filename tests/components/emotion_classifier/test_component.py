@@ -29,9 +29,9 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from components.emotion_classifier import EMOTION, EMOTION_RANKING, EmotionClassifier
-from components.emotion_features import LABELS, MAX_TOKENS, dense_inputs, pad_sequences, rasa_featurizers
-from components.emotion_network import NETWORK_DEFAULTS, MessageForward, build_network
+from components.emotion_classifier.component import EMOTION, EMOTION_RANKING, EmotionClassifier
+from components.emotion_classifier.features import LABELS, MAX_TOKENS, dense_inputs, pad_sequences, rasa_featurizers
+from components.emotion_classifier.network import NETWORK_DEFAULTS, MessageForward, build_network
 from tests.checks.nlu_checks import BAD_INPUTS, NLUComponentChecks, ProcessFn
 
 DIM = 384  # the shipped model reads MiniLM-sized vectors

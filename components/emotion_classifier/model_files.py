@@ -1,6 +1,6 @@
 """Save and load the emotion network as Keras h5 weights plus a JSON description (no pickle).
 
-The same two files are the shipped default model (components/emotion_model/) and what the
+The same two files are the shipped default model (components/emotion_classifier/emotion_model/) and what the
 component writes into Rasa's ModelStorage after training.
 """
 import hashlib
@@ -10,8 +10,8 @@ from typing import Any, Dict, Optional, Text, Tuple
 
 import tensorflow as tf
 
-from components.emotion_features import LABELS
-from components.emotion_network import build_network
+from components.emotion_classifier.features import LABELS
+from components.emotion_classifier.network import build_network
 
 WEIGHTS_FILE = "emotion_lstm.weights.h5"
 DESCRIPTION_FILE = "emotion_model.json"

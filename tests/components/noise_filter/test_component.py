@@ -11,7 +11,7 @@ from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from components.noise_filter import (
+from components.noise_filter.component import (
     NOISE_FILTER_KEY,
     VOCABULARY_FILE,
     NoiseFilter,

@@ -19,7 +19,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from components.compiled_lm_featurizer import CompiledLanguageModelFeaturizer
-from components.encoder import resolve_model_path
+from components.shared.encoder import resolve_model_path
 
 logger = logging.getLogger(__name__)
 

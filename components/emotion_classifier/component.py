@@ -2,7 +2,7 @@
 
 An LSTM reads the dense token features that the pipeline's LanguageModelFeaturizer (MiniLM) has
 already computed, so recognising emotion costs no second encoder pass. It ships pretrained on
-GoEmotions (components/emotion_model/, see scripts/train_emotion_model.py) and fine-tunes on
+GoEmotions (components/emotion_classifier/emotion_model/, see scripts/train_emotion_model.py) and fine-tunes on
 NLU examples labelled `metadata: {emotion: ...}`. Per message it adds `emotion`,
 `emotion_ranking` and an `emotion` entity (so a from_entity slot fills every turn).
 See docs/components/emotion_classifier.md.
@@ -35,14 +35,14 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from components.emotion_features import (
+from components.emotion_classifier.features import (
     LABELS,
     NEUTRAL,
     dense_inputs,
     rasa_featurizers,
 )
-from components.emotion_model_files import SHIPPED_MODEL_DIR, load_model, model_fingerprint, save_model
-from components.emotion_network import NETWORK_DEFAULTS, MessageForward, build_network, fit
+from components.emotion_classifier.model_files import SHIPPED_MODEL_DIR, load_model, model_fingerprint, save_model
+from components.emotion_classifier.network import NETWORK_DEFAULTS, MessageForward, build_network, fit
 
 logger = logging.getLogger(__name__)
 

@@ -18,13 +18,13 @@ from rasa.shared.core.events import ActionExecuted, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from components.bert_context_policy import (
+from components.bert_context_policy.policy import (
     BertContextPolicy,
     TurnFeaturizer,
     _class_weights,
     turn_text,
 )
-from components.encoder import EncoderNotFoundError
+from components.shared.encoder import EncoderNotFoundError
 from tests.checks.policy_contract import (
     DOMAIN_YAML,
     PolicyContract,
@@ -32,7 +32,7 @@ from tests.checks.policy_contract import (
     next_action_cases,
 )
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 WORDS = (
     "[PAD] [UNK] [CLS] [SEP] [MASK] hi hello where is my order status cancel it please yes "
@@ -241,7 +241,7 @@ class TestBertContextPolicy:
         model_storage: ModelStorage,
         execution_context: ExecutionContext,
     ) -> None:
-        from components.encoder import load_pretrained
+        from components.shared.encoder import load_pretrained
 
         shared = load_pretrained(tiny_bert)[1]
         shared_before = [w.copy() for w in shared.get_weights()]
@@ -353,7 +353,7 @@ TWO_REPLICAS_SCRIPT = textwrap.dedent(
     from rasa.engine.storage.local_model_storage import LocalModelStorage
     from rasa.engine.storage.resource import Resource
     from rasa.shared.core.domain import Domain
-    from components.bert_context_policy import BertContextPolicy
+    from components.bert_context_policy.policy import BertContextPolicy
     from tests.checks.policy_contract import DOMAIN_YAML, STORIES_YAML
 
     work = Path(sys.argv[1])

@@ -4,7 +4,7 @@ Each turn of the last `max_history` turns becomes two things:
 - the user's words (NoiseFilter's normalised text when present, else the intent's name, which is
   all that intent-only training stories give), embedded by a BERT-family encoder with mean
   pooling; the words stay the same for every bot action of a user turn, so a per-process LRU
-  cache keyed by the text encodes each message once (see `components/turn_encoder.py`);
+  cache keyed by the text encodes each message once (see `components/bert_context_policy/turn_encoder.py`);
 - one-hot features for everything that changes between bot actions or that stories can state
   exactly: intent, entities, emotion, slots, active loop and the previous action.
 A small trained head (a shared per-turn projection, then an MLP over the fixed-length, left
@@ -37,8 +37,8 @@ from rasa.shared.nlu.constants import ACTION_NAME, ACTION_TEXT, ENTITIES, INTENT
 from rasa.utils.tensorflow.callback import RasaTrainingLogger
 from safetensors.numpy import load_file, save_file
 
-from components.encoder import load_pretrained, load_trainable_copy, resolve_model_path
-from components.turn_encoder import TurnEncoder, mean_pool
+from components.shared.encoder import load_pretrained, load_trainable_copy, resolve_model_path
+from components.bert_context_policy.turn_encoder import TurnEncoder, mean_pool
 
 logger = logging.getLogger(__name__)
 

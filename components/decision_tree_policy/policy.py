@@ -6,7 +6,7 @@ the same tracker states Rasa's policies see (intent, entities, slots, previous a
 loop over `max_history` turns) and attaches the decision path of every prediction to it.
 
 Persistence: the tree, the feature vocabulary and the action names as JSON through Rasa's
-model storage (no pickle; see `components.tree_json`).
+model storage (no pickle; see `components.decision_tree_policy.tree_json`).
 """
 from __future__ import annotations
 
@@ -28,14 +28,14 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import FileIOException
 from sklearn.tree import DecisionTreeClassifier
 
-from components.dialogue_features import (
+from components.decision_tree_policy.dialogue_features import (
     Feature,
     FeatureVocabulary,
     history_features,
     latest_intent_feature,
 )
-from components.tree_explanations import explain
-from components.tree_json import tree_from_json, tree_to_json
+from components.decision_tree_policy.explanations import explain
+from components.decision_tree_policy.tree_json import tree_from_json, tree_to_json
 
 logger = logging.getLogger(__name__)
 

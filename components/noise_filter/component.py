@@ -37,8 +37,8 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from components.noise import noisy_messages
-from components.text_alignment import Edit, RewrittenText, to_original_span
+from components.noise_filter.augmentation import noisy_messages
+from components.noise_filter.alignment import Edit, RewrittenText, to_original_span
 
 logger = logging.getLogger(__name__)
 

@@ -20,14 +20,14 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 
-from components.decision_tree_policy import (
+from components.decision_tree_policy.policy import (
     EXPLANATION_KEY,
     TREE_FILE,
     DecisionTreePolicy,
     load_tree,
 )
-from components.dialogue_features import history_features
-from components.tree_explanations import tree_as_rules
+from components.decision_tree_policy.dialogue_features import history_features
+from components.decision_tree_policy.explanations import tree_as_rules
 from scripts import explain_tree
 from tests.checks.policy_contract import PolicyContract, _write, best_action
 
@@ -102,7 +102,7 @@ class TestDecisionTreePolicy(PolicyContract):
     def test_decision_path_is_logged_at_debug_level(
         self, trained_policy: Policy, domain: Domain, caplog: pytest.LogCaptureFixture
     ) -> None:
-        with caplog.at_level(logging.DEBUG, logger="components.decision_tree_policy"):
+        with caplog.at_level(logging.DEBUG, logger="components.decision_tree_policy.policy"):
             trained_policy.predict_action_probabilities(
                 self.tracker_with(CONFIRM_THEN_AFFIRM, domain), domain
             )

@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional, Text, Tuple
 import numpy as np
 from sklearn.tree import DecisionTreeClassifier
 
-from components.dialogue_features import FeatureVocabulary
+from components.decision_tree_policy.dialogue_features import FeatureVocabulary
 
 LEAF = -1
 EQUALS = " = "

@@ -1,9 +1,9 @@
-"""Noise injection (components/noise.py) and the `scripts.augment_nlu` command."""
+"""Noise injection (components/noise_filter/augmentation.py) and the `scripts.augment_nlu` command."""
 from pathlib import Path
 
 from rasa.shared.nlu.training_data.loading import load_data
 
-from components.noise import example_rng, inject_noise, noisy_copies
+from components.noise_filter.augmentation import example_rng, inject_noise, noisy_copies
 from scripts.augment_nlu import main as augment_main
 
 SENTENCE = "please cancel my order A1001 before it ships to London tomorrow"

@@ -1,0 +1,1 @@
+"""Parts every Rapport component shares: the message contracts and the BERT encoder finder."""
