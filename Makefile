@@ -18,11 +18,12 @@ export RASA_TELEMETRY_ENABLED := false
 
 TRAINING_INPUTS := config.yml domain.yml $(shell find data components -type f \( -name '*.yml' -o -name '*.py' -o -name '*.json' -o -name '*.h5' -o -name '*.safetensors' \) 2>/dev/null)
 
-.PHONY: help install db train actions demo test clean
+.PHONY: help install db train actions demo test test-fast clean
 
 help:
 	@echo "make demo   set up everything, train if needed, start the action server and talk to the assistant"
 	@echo "make test   set up everything and run the whole test suite (what CI runs)"
+	@echo "make test-fast   unit and contract tests only, for daily work"
 
 # --- set-up -------------------------------------------------------------------
 $(VENV)/.installed: requirements.lock requirements-nodeps.txt scripts/find_python310.sh
@@ -58,6 +59,10 @@ demo: db train
 # The browser test needs Debian's Chromium; `browser` installs it once.
 test: install browser
 	$(PY) -m pytest
+
+# Daily work: unit and contract tests only (no training of the demo, no servers, no browser).
+test-fast: install
+	$(PY) -m pytest -m "not integration and not slow and not browser"
 
 clean:
 	rm -rf models .rasa .pytest_cache actions.log rasa.log test-artifacts

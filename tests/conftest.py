@@ -1,5 +1,7 @@
 """Fixtures shared by the whole suite: build components the way Rasa's graph does."""
 import os
+from pathlib import Path
+from typing import List
 
 import pytest
 from rasa.engine.graph import ExecutionContext, GraphSchema
@@ -11,6 +13,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+
+
+INTEGRATION_DIR = Path(__file__).resolve().parent / "integration"
+
+
+def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
+    """Everything under tests/integration/ is an integration test; `make test-fast` leaves it out."""
+    for item in items:
+        if INTEGRATION_DIR in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture

@@ -20,6 +20,8 @@ from scripts.serve_webchat import make_server
 from scripts.servers import free_port
 from tests.integration.conftest import REPO, RunningAssistant
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM = Path("/usr/bin/chromium")
 # How this machine's Chromium must start headless (no sandbox as root, no calls home).
 CHROMIUM_FLAGS = [
