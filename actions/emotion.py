@@ -1,7 +1,7 @@
 """Actions that read the customer's emotion, as EmotionClassifier left it in the tracker.
 
-Every user message's parse data carries `emotion` ({"name", "confidence"}) and
-`emotion_ranking`; the `emotion` slot holds the latest one. `action_track_emotion` is the
+Every user message's parse data carries `emotion` and `emotion_ranking`
+(components/shared/contracts.py); the `emotion` slot holds the latest one. `action_track_emotion` is the
 custom slot mapping of `anger_repeated` (domain.yml): Rasa runs it after every user message,
 and it sets the slot to true when the customer was angry in this message and the one before,
 which makes the assistant offer a colleague (data/emotion.yml).
@@ -13,6 +13,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from components.shared.contracts import emotion_of
+
 ANGER_REPEATED_SLOT = "anger_repeated"
 # Angry-looking messages the model is unsure about do not count: better no offer than a wrong one.
 MIN_CONFIDENCE = 0.5
@@ -20,10 +22,7 @@ MIN_CONFIDENCE = 0.5
 
 def message_emotion(parse_data: Dict[Text, Any]) -> Optional[Text]:
     """The emotion of one user message, if EmotionClassifier was confident enough."""
-    emotion = parse_data.get("emotion") or {}
-    if emotion.get("confidence", 0.0) >= MIN_CONFIDENCE:
-        return emotion.get("name")
-    return None
+    return emotion_of(parse_data, MIN_CONFIDENCE)
 
 
 def user_emotions(tracker: Tracker) -> List[Optional[Text]]:

@@ -42,7 +42,7 @@ from sklearn.metrics import confusion_matrix, f1_score
 from tqdm import tqdm
 
 from components.emotion_classifier.component import EMOTION, EmotionClassifier
-from components.emotion_classifier.features import LABELS
+from components.shared.contracts import EMOTION_LABELS
 from scripts.train_emotion_model import DEFAULT_CACHE, DEFAULT_DATA, load_split, read_split, row_order
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,19 +50,19 @@ RESULTS = REPO / "bench" / "results"
 
 
 def scores(predicted: Sequence[Text], label_sets: Sequence[Sequence[int]]) -> Dict[Text, Any]:
-    pred = [LABELS.index(p) for p in predicted]
+    pred = [EMOTION_LABELS.index(p) for p in predicted]
     lenient_gold = [p if p in gold else gold[0] for p, gold in zip(pred, label_sets)]
     single = [i for i, gold in enumerate(label_sets) if len(gold) == 1]
-    per_label = f1_score(lenient_gold, pred, labels=range(len(LABELS)), average=None)
+    per_label = f1_score(lenient_gold, pred, labels=range(len(EMOTION_LABELS)), average=None)
     return {
         "macro_f1_all_rows": round(float(np.mean(per_label)), 4),
         "macro_f1_single_label_rows": round(float(f1_score(
             [label_sets[i][0] for i in single], [pred[i] for i in single],
-            labels=range(len(LABELS)), average="macro")), 4),
+            labels=range(len(EMOTION_LABELS)), average="macro")), 4),
         "accuracy_all_rows": round(float(np.mean([p == g for p, g in zip(pred, lenient_gold)])), 4),
-        "per_label_f1": {label: round(float(f), 4) for label, f in zip(LABELS, per_label)},
+        "per_label_f1": {label: round(float(f), 4) for label, f in zip(EMOTION_LABELS, per_label)},
         "confusion_single_label_rows": confusion_matrix(
-            [label_sets[i][0] for i in single], [pred[i] for i in single], labels=range(len(LABELS))
+            [label_sets[i][0] for i in single], [pred[i] for i in single], labels=range(len(EMOTION_LABELS))
         ).tolist(),
     }
 
@@ -113,7 +113,7 @@ def run_baseline(train: Any, test: Any, storage: LocalModelStorage, context: Exe
     )
     texts, label_sets = train
     examples = [
-        Message(data={TEXT: text, INTENT: LABELS[label]})
+        Message(data={TEXT: text, INTENT: EMOTION_LABELS[label]})
         for text, gold in zip(texts, label_sets) for label in gold
     ]
     data = TrainingData(examples)
@@ -146,12 +146,12 @@ def plot_confusions(results: Dict[Text, Dict[Text, Any]], path: Path) -> None:
         matrix = np.array(result["confusion_single_label_rows"], dtype=float)
         normalised = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
         ax.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
-        for i in range(len(LABELS)):
-            for j in range(len(LABELS)):
+        for i in range(len(EMOTION_LABELS)):
+            for j in range(len(EMOTION_LABELS)):
                 ax.text(j, i, f"{normalised[i, j]:.2f}\n({int(matrix[i, j])})", ha="center",
                         va="center", fontsize=7, color="white" if normalised[i, j] > 0.5 else "black")
-        ax.set_xticks(range(len(LABELS)), LABELS, rotation=45, ha="right")
-        ax.set_yticks(range(len(LABELS)), LABELS)
+        ax.set_xticks(range(len(EMOTION_LABELS)), EMOTION_LABELS, rotation=45, ha="right")
+        ax.set_yticks(range(len(EMOTION_LABELS)), EMOTION_LABELS)
         ax.set_xlabel("predicted")
         ax.set_ylabel("gold (single-label test rows)")
         ax.set_title(f"{name}\nmacro-F1 {result['macro_f1_all_rows']:.3f} (all rows), "
@@ -195,7 +195,7 @@ def main() -> None:
     for key in ("macro_f1_all_rows", "macro_f1_single_label_rows", "accuracy_all_rows",
                 "median_ms_per_message", "p95_ms_per_message", "mean_cpu_ms_per_message"):
         print(f"| {key} | " + " | ".join(str(r[key]) for r in results.values()) + " |")
-    for label in LABELS:
+    for label in EMOTION_LABELS:
         print(f"| F1 {label} | " + " | ".join(str(r["per_label_f1"][label]) for r in results.values()) + " |")
 
 

@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Text
 import sqlalchemy as sa
 import yaml
 
-from components.emotion_classifier.features import LABELS
+from components.shared.contracts import EMOTION_LABELS, emotion_scores
 
 COLOURS = {
     "anger": "#d62728", "disgust": "#8c564b", "fear": "#9467bd", "joy": "#2ca02c",
@@ -48,8 +48,7 @@ def user_turns(url: Text, sender_id: Text) -> List[Dict[Text, Any]]:
 
 
 def probabilities(turn: Dict[Text, Any]) -> Dict[Text, float]:
-    ranking = (turn.get("parse_data") or {}).get("emotion_ranking") or []
-    return {r["name"]: float(r["confidence"]) for r in ranking if r.get("name") in LABELS}
+    return emotion_scores(turn.get("parse_data") or {})
 
 
 def draw(turns: List[Dict[Text, Any]], sender_id: Text, out: Path) -> None:
@@ -62,7 +61,7 @@ def draw(turns: List[Dict[Text, Any]], sender_id: Text, out: Path) -> None:
     x = range(1, len(turns) + 1)
     fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(turns) + 2), 4.8))
     bottom = [0.0] * len(turns)
-    for label in LABELS:
+    for label in EMOTION_LABELS:
         heights = [s.get(label, 0.0) for s in scores]
         ax.bar(x, heights, bottom=bottom, color=COLOURS[label], label=label, width=0.8)
         bottom = [b + h for b, h in zip(bottom, heights)]

@@ -1,7 +1,7 @@
 """BertContextPolicy: choose the next action by reading the last turns of the conversation.
 
 Each turn of the last `max_history` turns becomes two things:
-- the user's words (NoiseFilter's normalised text when present, else the intent's name, which is
+- the user's words (NoiseFilter's cleaned text when present, else the intent's name, which is
   all that intent-only training stories give), embedded by a BERT-family encoder with mean
   pooling; the words stay the same for every bot action of a user turn, so a per-process LRU
   cache keyed by the text encodes each message once (see `components/bert_context_policy/turn_encoder.py`);
@@ -39,31 +39,22 @@ from safetensors.numpy import load_file, save_file
 
 from components.shared.encoder import load_pretrained, load_trainable_copy, resolve_model_path
 from components.bert_context_policy.turn_encoder import TurnEncoder, mean_pool
+from components.shared.contracts import EMOTION, EMOTION_LABELS, clean_text, emotion_of
 
 logger = logging.getLogger(__name__)
 
-EMOTION = "emotion"
 TURN_PRESENT = "turn"  # feature that tells real turns from left padding
 META_FILE = "bert_context_policy.json"
 HEAD_FILE = "head.safetensors"
 ENCODER_FILE = "fine_tuned_layers.safetensors"
 
 
-def _emotion_label(value: Any) -> Optional[Text]:
-    """EmotionClassifier's output as a label, whether stored as a string or a dict."""
-    if isinstance(value, str):
-        return value or None
-    if isinstance(value, dict):
-        label = value.get("name") or value.get("label")
-        return label if isinstance(label, str) else None
-    return None
-
-
 def _emotion_entity(parse_data: Dict[Text, Any]) -> Optional[Text]:
     """An `emotion` entity's value: how a story with user text can state the emotion."""
     for entity in parse_data.get(ENTITIES) or []:
         if isinstance(entity, dict) and entity.get("entity") == EMOTION:
-            return _emotion_label(entity.get("value"))
+            value = entity.get("value")
+            return value if value in EMOTION_LABELS else None
     return None
 
 
@@ -72,7 +63,8 @@ class TurnFeaturizer(MaxHistoryTrackerFeaturizer):
 
     Rasa drops the text of a user turn when the intent is known, and parse keys other than
     intent and entities never reach a state. This policy reads both, so states are rebuilt
-    with the normalised text (`parse_data["text"]`) and the emotion of the turn's message.
+    with the text the NLU pipeline read (NoiseFilter's cleaned text, `contracts.clean_text`) and
+    the emotion of the turn's message.
     """
 
     @staticmethod
@@ -113,10 +105,10 @@ def _with_words_and_emotion(state: State, parses: Dict[Text, Dict[Text, Any]]) -
     raw_text = user.get(TEXT)
     if raw_text:
         parse_data = parses.get(raw_text) or {}
-        normalised = parse_data.get(TEXT)
-        if isinstance(normalised, str) and normalised.strip():
+        normalised = clean_text(parse_data)
+        if normalised and normalised.strip():
             user[TEXT] = normalised
-        emotion = _emotion_label(parse_data.get(EMOTION)) or _emotion_entity(parse_data)
+        emotion = emotion_of(parse_data) or _emotion_entity(parse_data)
         if emotion:
             user[EMOTION] = emotion
     if user:

@@ -35,19 +35,13 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from components.emotion_classifier.features import (
-    LABELS,
-    NEUTRAL,
-    dense_inputs,
-    rasa_featurizers,
-)
+from components.emotion_classifier.features import dense_inputs, rasa_featurizers
 from components.emotion_classifier.model_files import SHIPPED_MODEL_DIR, load_model, model_fingerprint, save_model
 from components.emotion_classifier.network import NETWORK_DEFAULTS, MessageForward, build_network, fit
+from components.shared.contracts import EMOTION, EMOTION_LABELS, EMOTION_RANKING, emotion_outputs
 
 logger = logging.getLogger(__name__)
 
-EMOTION = "emotion"
-EMOTION_RANKING = "emotion_ranking"
 FINETUNE, REPLACE = "finetune", "replace"
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 
@@ -158,10 +152,10 @@ class EmotionClassifier(GraphComponent, EntityExtractorMixin):
             label = self._label_of(example)
             if label is None or not example.get(TEXT):
                 continue
-            if label not in LABELS:
+            if label not in EMOTION_LABELS:
                 logger.warning(
                     f"{self.__class__.__name__}: ignoring emotion '{label}' on "
-                    f"'{example.get(TEXT)[:40]}'; known emotions are {list(LABELS)}."
+                    f"'{example.get(TEXT)[:40]}'; known emotions are {list(EMOTION_LABELS)}."
                 )
                 continue
             inputs = self._inputs(example)
@@ -170,7 +164,7 @@ class EmotionClassifier(GraphComponent, EntityExtractorMixin):
             sequence, sentence = inputs
             sequences.append(sequence)
             sentences.append(sentence)
-            label_sets.append([LABELS.index(label)])
+            label_sets.append([EMOTION_LABELS.index(label)])
 
         if label_sets:
             if self._config["bot_labels"] == REPLACE:
@@ -205,7 +199,7 @@ class EmotionClassifier(GraphComponent, EntityExtractorMixin):
 
     def rank(self, message: Message) -> List[Dict[Text, Any]]:
         """The ranking this component would add to `message` (without changing it)."""
-        return self._ranking(self._probabilities(message))
+        return emotion_outputs(self._probabilities(message))[EMOTION_RANKING]
 
     def _probabilities(self, message: Message) -> np.ndarray:
         text = message.get(TEXT) or ""
@@ -230,8 +224,8 @@ class EmotionClassifier(GraphComponent, EntityExtractorMixin):
 
     def _unsure(self) -> np.ndarray:
         confidence = float(self._config["fallback_confidence"])
-        probabilities = np.full(len(LABELS), (1.0 - confidence) / (len(LABELS) - 1))
-        probabilities[NEUTRAL] = confidence
+        probabilities = np.full(len(EMOTION_LABELS), (1.0 - confidence) / (len(EMOTION_LABELS) - 1))
+        probabilities[EMOTION_LABELS.index("neutral")] = confidence
         return probabilities
 
     def _inputs(self, message: Message) -> Optional[Tuple[np.ndarray, np.ndarray]]:
@@ -263,22 +257,18 @@ class EmotionClassifier(GraphComponent, EntityExtractorMixin):
             )
         return own
 
-    @staticmethod
-    def _ranking(probabilities: np.ndarray) -> List[Dict[Text, Any]]:
-        order = np.argsort(-probabilities, kind="stable")
-        return [{"name": LABELS[i], "confidence": float(probabilities[i])} for i in order]
-
     def _set_outputs(self, message: Message, probabilities: np.ndarray) -> None:
-        ranking = self._ranking(probabilities)
-        message.set(EMOTION, dict(ranking[0]), add_to_output=True)
-        message.set(EMOTION_RANKING, ranking, add_to_output=True)
+        outputs = emotion_outputs(probabilities)
+        for key, value in outputs.items():
+            message.set(key, value, add_to_output=True)
         if self._config["emit_entity"]:
+            top = outputs[EMOTION]
             entity = {
                 ENTITY_ATTRIBUTE_TYPE: EMOTION,
-                ENTITY_ATTRIBUTE_VALUE: ranking[0]["name"],
+                ENTITY_ATTRIBUTE_VALUE: top["name"],
                 ENTITY_ATTRIBUTE_START: 0,
                 ENTITY_ATTRIBUTE_END: len(message.get(TEXT) or ""),
-                ENTITY_ATTRIBUTE_CONFIDENCE: ranking[0]["confidence"],
+                ENTITY_ATTRIBUTE_CONFIDENCE: top["confidence"],
                 EXTRACTOR: self.__class__.__name__,
             }
             message.set(ENTITIES, message.get(ENTITIES, []) + [entity], add_to_output=True)

@@ -23,9 +23,6 @@ from components.shared.encoder import resolve_model_path
 
 logger = logging.getLogger(__name__)
 
-# GoEmotions' Ekman grouping plus neutral, in the order of its labels.txt (label ids 0..6).
-LABELS: Tuple[Text, ...] = ("anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise")
-NEUTRAL = LABELS.index("neutral")
 
 # The network reads at most this many tokens: a chat message longer than that is rare, and a
 # fixed bound keeps the LSTM's cost per message bounded.

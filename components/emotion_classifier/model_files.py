@@ -10,7 +10,7 @@ from typing import Any, Dict, Optional, Text, Tuple
 
 import tensorflow as tf
 
-from components.emotion_classifier.features import LABELS
+from components.shared.contracts import EMOTION_LABELS
 from components.emotion_classifier.network import build_network
 
 WEIGHTS_FILE = "emotion_lstm.weights.h5"
@@ -27,7 +27,7 @@ def save_model(
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     model.save_weights(str(directory / WEIGHTS_FILE))
-    description = {"labels": list(LABELS), "network": network, "provenance": provenance or {}}
+    description = {"labels": list(EMOTION_LABELS), "network": network, "provenance": provenance or {}}
     (directory / DESCRIPTION_FILE).write_text(json.dumps(description, indent=2) + "\n")
 
 
@@ -35,10 +35,10 @@ def load_model(directory: Path) -> Tuple[tf.keras.Model, Dict[Text, Any]]:
     """Rebuild the layers from the JSON description, then load the h5 weights into them."""
     directory = Path(directory)
     description = json.loads((directory / DESCRIPTION_FILE).read_text())
-    if tuple(description["labels"]) != LABELS:
+    if tuple(description["labels"]) != EMOTION_LABELS:
         raise ValueError(
             f"The emotion model in '{directory}' predicts {description['labels']}, "
-            f"but this version of EmotionClassifier expects {list(LABELS)}."
+            f"but this version of EmotionClassifier expects {list(EMOTION_LABELS)}."
         )
     weights = directory / WEIGHTS_FILE
     if not weights.exists():

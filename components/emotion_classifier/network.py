@@ -11,7 +11,8 @@ import numpy as np
 import tensorflow as tf
 from threadpoolctl import ThreadpoolController
 
-from components.emotion_classifier.features import LABELS, MAX_TOKENS, pad_sequences
+from components.emotion_classifier.features import MAX_TOKENS, pad_sequences
+from components.shared.contracts import EMOTION_LABELS
 
 # What defines the layers; saved next to the weights as JSON.
 NETWORK_DEFAULTS: Dict[Text, Any] = {"input_dim": 384, "lstm_units": 64, "dropout": 0.3}
@@ -33,7 +34,7 @@ def build_network(network: Dict[Text, Any]) -> tf.keras.Model:
     encoded = tf.keras.layers.LSTM(int(network["lstm_units"]), name="lstm")(tokens)
     joined = tf.keras.layers.Concatenate()([encoded, token_mean, sentence])
     joined = tf.keras.layers.Dropout(float(network["dropout"]))(joined)
-    probabilities = tf.keras.layers.Dense(len(LABELS), activation="softmax", name="emotion")(
+    probabilities = tf.keras.layers.Dense(len(EMOTION_LABELS), activation="softmax", name="emotion")(
         joined
     )
     return tf.keras.Model([sequence, sentence], probabilities, name="emotion_lstm")
@@ -92,7 +93,7 @@ def _blas() -> ThreadpoolController:
 
 def soft_targets(label_sets: Sequence[Sequence[int]]) -> np.ndarray:
     """One row per example; a multi-label row spreads its mass evenly over its gold labels."""
-    targets = np.zeros((len(label_sets), len(LABELS)), dtype=np.float32)
+    targets = np.zeros((len(label_sets), len(EMOTION_LABELS)), dtype=np.float32)
     for row, labels in enumerate(label_sets):
         targets[row, list(labels)] = 1.0 / len(labels)
     return targets
@@ -172,7 +173,7 @@ def fit(
 def predict(model: tf.keras.Model, sequences: List[np.ndarray], sentences: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Probabilities for many examples, batched by length (for training and benchmarks)."""
     order = np.argsort([len(s) for s in sequences])
-    out = np.zeros((len(sequences), len(LABELS)), dtype=np.float32)
+    out = np.zeros((len(sequences), len(EMOTION_LABELS)), dtype=np.float32)
     dim = sentences.shape[1]
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
@@ -187,7 +188,7 @@ def macro_f1(probabilities: np.ndarray, label_sets: Sequence[Sequence[int]]) -> 
 
     predicted = probabilities.argmax(axis=1)
     gold = [p if p in labels else labels[0] for p, labels in zip(predicted, label_sets)]
-    return float(f1_score(gold, predicted, labels=range(len(LABELS)), average="macro"))
+    return float(f1_score(gold, predicted, labels=range(len(EMOTION_LABELS)), average="macro"))
 
 
 class BestMacroF1(tf.keras.callbacks.Callback):

@@ -39,10 +39,10 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from components.noise_filter.augmentation import noisy_messages
 from components.noise_filter.alignment import Edit, RewrittenText, to_original_span
+from components.shared.contracts import NOISE_FILTER, noise_filter_of, noise_filter_record
 
 logger = logging.getLogger(__name__)
 
-NOISE_FILTER_KEY = "noise_filter"
 VOCABULARY_FILE = "noise_filter_vocabulary.json"
 
 _ENGLISH_DICTIONARY = "frequency_dictionary_en_82_765.txt"
@@ -382,12 +382,12 @@ class NoiseFilter(GraphComponent):
             rewritten = self._safe_clean(text)
             message.set(TEXT, rewritten.text)
             message.set(
-                NOISE_FILTER_KEY,
-                {
-                    "text": text,
-                    "clean_text": rewritten.text,
-                    "corrections": [c for c in rewritten.corrections if c["kind"] != "emoji"],
-                    "emoji": [
+                NOISE_FILTER,
+                noise_filter_record(
+                    typed=text,
+                    clean=rewritten.text,
+                    corrections=[c for c in rewritten.corrections if c["kind"] != "emoji"],
+                    emoji=[
                         {
                             "emoji": c["from"],
                             "name": _emoji_name(c["from"]),
@@ -397,8 +397,8 @@ class NoiseFilter(GraphComponent):
                         for c in rewritten.corrections
                         if c["kind"] == "emoji"
                     ],
-                    "alignment": rewritten.alignment() if rewritten.text != text else [],
-                },
+                    alignment=rewritten.alignment() if rewritten.text != text else [],
+                ),
                 add_to_output=True,
             )
         return messages
@@ -622,10 +622,10 @@ def restore_original_offsets(parse_data: Dict[Text, Any]) -> Dict[Text, Any]:
     through `noise_filter.alignment` and puts the original text back in `text`. Entity values
     stay as extracted (from the cleaned text, e.g. "order" for the typed "ordr").
     """
-    info = parse_data.get(NOISE_FILTER_KEY) or {}
+    info = noise_filter_of(parse_data) or {}
     alignment = info.get("alignment") or []
     restored = dict(parse_data)
-    if "text" in info:
+    if info:
         restored[TEXT] = info["text"]
     restored[ENTITIES] = []
     for entity in parse_data.get(ENTITIES) or []:

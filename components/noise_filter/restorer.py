@@ -16,7 +16,8 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from components.noise_filter.component import NOISE_FILTER_KEY, restore_original_offsets
+from components.noise_filter.component import restore_original_offsets
+from components.shared.contracts import NOISE_FILTER, noise_filter_of
 
 
 @DefaultV1Recipe.register(
@@ -37,11 +38,11 @@ class NoiseFilterRestorer(GraphComponent):
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
-            info = message.get(NOISE_FILTER_KEY)
-            if not isinstance(info, dict) or "text" not in info:
+            info = noise_filter_of({NOISE_FILTER: message.get(NOISE_FILTER)})
+            if info is None:
                 continue
             restored = restore_original_offsets(
-                {TEXT: message.get(TEXT), ENTITIES: message.get(ENTITIES), NOISE_FILTER_KEY: info}
+                {TEXT: message.get(TEXT), ENTITIES: message.get(ENTITIES), NOISE_FILTER: info}
             )
             message.set(TEXT, restored[TEXT])
             if message.get(ENTITIES):

@@ -29,9 +29,10 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from components.emotion_classifier.component import EMOTION, EMOTION_RANKING, EmotionClassifier
-from components.emotion_classifier.features import LABELS, MAX_TOKENS, dense_inputs, pad_sequences, rasa_featurizers
+from components.emotion_classifier.component import EmotionClassifier
+from components.emotion_classifier.features import MAX_TOKENS, dense_inputs, pad_sequences, rasa_featurizers
 from components.emotion_classifier.network import NETWORK_DEFAULTS, MessageForward, build_network
+from components.shared.contracts import EMOTION, EMOTION_LABELS, EMOTION_RANKING
 from tests.checks.nlu_checks import BAD_INPUTS, NLUComponentChecks, ProcessFn
 
 DIM = 384  # the shipped model reads MiniLM-sized vectors
@@ -179,7 +180,7 @@ def test_a_model_saved_by_the_bilstm_version_falls_back_to_the_pretrained_model(
     and loading them crashed `rasa run` with a FileNotFoundError."""
     with model_storage.write_to(resource) as directory:
         (directory / "emotion_model.json").write_text(
-            json.dumps({"labels": list(LABELS), "network": NETWORK_DEFAULTS, "provenance": {}})
+            json.dumps({"labels": list(EMOTION_LABELS), "network": NETWORK_DEFAULTS, "provenance": {}})
         )
         (directory / "emotion_bilstm.weights.h5").write_bytes(b"old weights")
     with caplog.at_level(logging.WARNING):
@@ -199,7 +200,7 @@ def test_outputs_are_a_full_probability_ranking_and_an_entity(
     for message in classifier.process(hashed_features([Message(data={TEXT: t}) for t in texts])):
         parse = message.as_dict(only_output_properties=True)
         ranking = parse[EMOTION_RANKING]
-        assert sorted(r["name"] for r in ranking) == sorted(LABELS)
+        assert sorted(r["name"] for r in ranking) == sorted(EMOTION_LABELS)
         confidences = [r["confidence"] for r in ranking]
         assert all(0.0 <= c <= 1.0 for c in confidences)
         assert confidences == sorted(confidences, reverse=True)

@@ -12,11 +12,11 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from components.noise_filter.component import (
-    NOISE_FILTER_KEY,
     VOCABULARY_FILE,
     NoiseFilter,
     restore_original_offsets,
 )
+from components.shared.contracts import NOISE_FILTER
 from tests.checks.nlu_checks import BAD_INPUTS, NLUComponentChecks, ProcessFn
 
 NLU_YAML = """
@@ -79,7 +79,7 @@ def run(component: NoiseFilter, text: Text) -> Message:
 
 def kinds(message: Message) -> List[Text]:
     """Kinds of the corrections made; emoji are listed apart, as cues."""
-    info = message.get(NOISE_FILTER_KEY)
+    info = message.get(NOISE_FILTER)
     return [c["kind"] for c in info["corrections"]] + ["emoji" for _ in info["emoji"]]
 
 
@@ -87,9 +87,9 @@ def kinds(message: Message) -> List[Text]:
 def test_spelling_and_shorthand_keep_the_order_id(noise_filter: NoiseFilter) -> None:
     message = run(noise_filter, "wheres my ordr A1001??")
     assert message.get("text") == "where is my order A1001?"
-    corrections = message.get(NOISE_FILTER_KEY)["corrections"]
+    corrections = message.get(NOISE_FILTER)["corrections"]
     assert {"from": "ordr", "to": "order", "kind": "spelling", "start": 10, "end": 14} in corrections
-    assert message.get(NOISE_FILTER_KEY)["text"] == "wheres my ordr A1001??"
+    assert message.get(NOISE_FILTER)["text"] == "wheres my ordr A1001??"
 
 
 def test_elongated_word_and_punctuation_are_shortened(noise_filter: NoiseFilter) -> None:
@@ -117,7 +117,7 @@ def test_fillers_dropped_and_chat_shorthand_expanded(noise_filter: NoiseFilter) 
 def test_emoji_leave_the_text_but_stay_as_a_cue(noise_filter: NoiseFilter) -> None:
     message = run(noise_filter, "📦 late again 😡")
     assert message.get("text") == "late again"
-    cue = message.get(NOISE_FILTER_KEY)["emoji"]
+    cue = message.get(NOISE_FILTER)["emoji"]
     assert [(e["emoji"], e["name"]) for e in cue] == [("📦", "package"), ("😡", "enraged_face")]
     assert cue[1]["start"] == len("📦 late again ")
 
@@ -392,7 +392,7 @@ class TestNoiseFilterChecks(NLUComponentChecks):
 def test_bad_inputs_keep_an_original_text_and_order_id(noise_filter: NoiseFilter) -> None:
     for name, text in BAD_INPUTS.items():
         message = run(noise_filter, text)
-        assert message.get(NOISE_FILTER_KEY)["text"] == text, name
+        assert message.get(NOISE_FILTER)["text"] == text, name
     assert run(noise_filter, "A1001").get("text") == "A1001"
     assert run(noise_filter, BAD_INPUTS["cjk"]).get("text").startswith("我的订单A1001")
     assert "A1001" in run(noise_filter, BAD_INPUTS["right_to_left"]).get("text")
@@ -401,7 +401,7 @@ def test_bad_inputs_keep_an_original_text_and_order_id(noise_filter: NoiseFilter
 def test_emoji_only_message_becomes_empty_text_with_cues(noise_filter: NoiseFilter) -> None:
     message = run(noise_filter, BAD_INPUTS["emoji_only"])
     assert message.get("text") == ""
-    assert len(message.get(NOISE_FILTER_KEY)["emoji"]) == 4
+    assert len(message.get(NOISE_FILTER)["emoji"]) == 4
 
 
 def test_huge_message_does_not_grow_memory(noise_filter: NoiseFilter) -> None:
@@ -428,4 +428,4 @@ def test_broken_step_leaves_the_message_unchanged(
     monkeypatch.setattr(noise_filter, "_word_edits", explode)
     message = run(noise_filter, "wheres my ordr")
     assert message.get("text") == "wheres my ordr"
-    assert message.get(NOISE_FILTER_KEY)["corrections"] == []
+    assert message.get(NOISE_FILTER)["corrections"] == []
