@@ -19,6 +19,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
+from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
 from rasa.shared.nlu.constants import (
     ENTITIES,
     ENTITY_ATTRIBUTE_CONFIDENCE,
@@ -39,6 +40,7 @@ from components.emotion_classifier.features import dense_inputs, rasa_featurizer
 from components.emotion_classifier.model_files import SHIPPED_MODEL_DIR, load_model, model_fingerprint, save_model
 from components.emotion_classifier.network import NETWORK_DEFAULTS, MessageForward, build_network, fit
 from components.shared.contracts import EMOTION, EMOTION_LABELS, EMOTION_RANKING, emotion_outputs
+from components.shared.pipeline_order import needs_earlier
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +114,19 @@ class EmotionClassifier(GraphComponent, EntityExtractorMixin):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> "EmotionClassifier":
+        cls.check_position(execution_context)
         return cls(config, model_storage, resource, *cls._pretrained(config))
+
+    @classmethod
+    def check_position(cls, execution_context: ExecutionContext) -> None:
+        """The LSTM reads the dense token features of a language-model featurizer before it."""
+        needs_earlier(
+            execution_context, cls, DenseFeaturizer,
+            "it reads the dense token features of a language-model featurizer, and none comes "
+            "before it. Add `components.compiled_lm_featurizer.CompiledLanguageModelFeaturizer` "
+            "(or Rasa's LanguageModelFeaturizer, model_name: bert) after the tokenizer and "
+            "above the EmotionClassifier in config.yml.",
+        )
 
     @classmethod
     def load(
@@ -123,6 +137,7 @@ class EmotionClassifier(GraphComponent, EntityExtractorMixin):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> "EmotionClassifier":
+        cls.check_position(execution_context)
         try:
             with model_storage.read_from(resource) as directory:
                 return cls(config, model_storage, resource, *load_model(directory))

@@ -26,6 +26,7 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.tokenizers.tokenizer import Tokenizer
 from rasa.shared.nlu.constants import (
     ENTITIES,
     ENTITY_ATTRIBUTE_END,
@@ -40,6 +41,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from components.noise_filter.augmentation import noisy_messages
 from components.noise_filter.alignment import Edit, RewrittenText, to_original_span
 from components.shared.contracts import NOISE_FILTER, noise_filter_of, noise_filter_record
+from components.shared.pipeline_order import must_precede
 
 logger = logging.getLogger(__name__)
 
@@ -201,7 +203,16 @@ class NoiseFilter(GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> "NoiseFilter":
+        cls.check_position(execution_context)
         return cls(config, model_storage, resource)
+
+    @classmethod
+    def check_position(cls, execution_context: ExecutionContext) -> None:
+        """The tokenizer must read the cleaned text, so the NoiseFilter comes first."""
+        must_precede(
+            execution_context, cls, Tokenizer,
+            "The tokenizer would split the noisy text and the cleaned text would be ignored.",
+        )
 
     @classmethod
     def load(
@@ -212,6 +223,7 @@ class NoiseFilter(GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> "NoiseFilter":
+        cls.check_position(execution_context)
         learned = None
         try:
             with model_storage.read_from(resource) as directory:

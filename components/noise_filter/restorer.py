@@ -14,14 +14,19 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from components.noise_filter.component import restore_original_offsets
 from components.shared.contracts import NOISE_FILTER, noise_filter_of
+from components.shared.pipeline_order import must_follow
 
 
+# Registered as trainable although it learns nothing: `rasa train` only builds trainable
+# components (and tokenizers/featurizers), and building it is what checks its position.
 @DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False
+    [DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=True
 )
 class NoiseFilterRestorer(GraphComponent):
     """Maps entity offsets back to the original text at inference (training is unaffected)."""
@@ -34,7 +39,18 @@ class NoiseFilterRestorer(GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> "NoiseFilterRestorer":
-        return cls()
+        must_follow(
+            execution_context, cls, EntityExtractorMixin,
+            "Entities found after it would keep offsets into the cleaned text.",
+        )
+        return cls(resource)
+
+    def __init__(self, resource: Resource) -> None:
+        self._resource = resource
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """Nothing to learn (see the registration above)."""
+        return self._resource
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
