@@ -10,11 +10,9 @@ PY := $(VENV)/bin/python
 RASA := $(VENV)/bin/rasa
 MODEL := models/rapport.tar.gz
 ACTIONS_PORT ?= 5055
-# Rasa reads these; keep TensorFlow quiet and everything offline.
-export TF_CPP_MIN_LOG_LEVEL ?= 2
-export HF_HUB_OFFLINE := 1
-export TRANSFORMERS_OFFLINE := 1
-export RASA_TELEMETRY_ENABLED := false
+# Rasa reads these: TensorFlow quiet, everything offline, no telemetry (rapport.env).
+include rapport.env
+export $(shell sed -n 's/^\([A-Z_]*\)=.*/\1/p' rapport.env)
 
 TRAINING_INPUTS := config.yml domain.yml $(shell find data components -type f \( -name '*.yml' -o -name '*.py' -o -name '*.json' -o -name '*.h5' -o -name '*.safetensors' \) 2>/dev/null)
 

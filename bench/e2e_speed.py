@@ -40,6 +40,7 @@ from typing import Any, Dict, Iterator, List, Optional, Text
 import aiohttp
 import yaml
 
+from scripts.environment import rapport_env
 from scripts.servers import REPO, Server, ServerDidNotStart, free_port, group_members
 
 logger = logging.getLogger("bench.e2e_speed")
@@ -52,10 +53,7 @@ RESULTS = REPO / "bench" / "results"
 # Targets from issue 7 (2 cores, measured side by side): rapport / stock.
 TARGETS = {"p50_ms": 1.25, "throughput_msg_s": 0.8, "peak_rss_mb": 1.5}
 OFFLINE_ENV = {
-    "TF_CPP_MIN_LOG_LEVEL": "2",
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "RASA_TELEMETRY_ENABLED": "false",
+    **rapport_env(),
     "SANIC_HOST": "127.0.0.1",  # the action server's bind address (rasa_sdk reads it)
 }
 

@@ -1,7 +1,6 @@
 """Fixtures shared by the whole suite: build components the way Rasa's graph does."""
-import os
 from pathlib import Path
-from typing import List
+from typing import List, Text
 
 import pytest
 from rasa.engine.graph import ExecutionContext, GraphSchema
@@ -9,10 +8,10 @@ from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+from scripts.environment import apply_rapport_env
+from tests.tiny_models import write_tiny_bert
+
+apply_rapport_env()
 
 
 INTEGRATION_DIR = Path(__file__).resolve().parent / "integration"
@@ -23,6 +22,12 @@ def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
     for item in items:
         if INTEGRATION_DIR in Path(str(item.fspath)).resolve().parents:
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Text:
+    """The one tiny random BERT every unit test shares (tests/tiny_models.py)."""
+    return write_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
 
 
 @pytest.fixture

@@ -148,6 +148,9 @@ class NoiseFilter(GraphComponent):
     def get_default_config() -> Dict[Text, Any]:
         return {
             # steps, in the order they run
+            # Everything after the filter reads at most this many characters: DIET and the
+            # ResponseSelector attend over every token, and a 1 MB message would need tens of GB.
+            "max_characters": 2000,
             "unicode": True,
             "emoji": True,
             "control_characters": True,
@@ -436,7 +439,12 @@ class NoiseFilter(GraphComponent):
         protected = list(protected_spans)
         if not text:
             return rewritten
-        if not text.isascii():
+        limit = config["max_characters"]
+        if len(text) > limit:
+            rewritten.apply([(limit, len(text), "", None)])  # not listed: "from" would be huge
+            rewritten.corrections.append({"from": f"{len(text) - limit} more characters", "to": "",
+                                          "kind": "truncated", "start": limit, "end": len(text)})
+        if not rewritten.text.isascii():
             if config["unicode"]:
                 rewritten.apply(self._unicode_edits(rewritten.text, rewritten, protected))
             if config["emoji"]:

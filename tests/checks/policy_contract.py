@@ -4,6 +4,7 @@ Subclass `PolicyContract` in the policy's test module and set `policy_class` (an
 for fast, tiny settings). The class trains the policy once on a small shop dialogue written
 here, so the suite needs nothing outside the repository.
 """
+import shutil
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Text, Tuple, Type
 
@@ -195,19 +196,23 @@ class PolicyContract:
         assert all(0.0 <= p <= 1.0 for p in probabilities)
         assert not any(np.isnan(probabilities))
 
+    def assert_reproduces(
+        self, policy: Policy, training_trackers: List[TrackerWithCachedStates], domain: Domain
+    ) -> None:
+        cases = list(next_action_cases(training_trackers, domain))
+        hits = [
+            best_action(policy.predict_action_probabilities(t, domain), domain) == expected
+            for t, expected in cases
+        ]
+        assert sum(hits) / len(hits) >= self.required_training_accuracy
+
     def test_reproduces_training_stories(
         self,
         trained_policy: Policy,
         training_trackers: List[TrackerWithCachedStates],
         domain: Domain,
     ) -> None:
-        cases = list(next_action_cases(training_trackers, domain))
-        hits = [
-            best_action(trained_policy.predict_action_probabilities(t, domain), domain)
-            == expected
-            for t, expected in cases
-        ]
-        assert sum(hits) / len(hits) >= self.required_training_accuracy
+        self.assert_reproduces(trained_policy, training_trackers, domain)
 
     def test_persist_then_load_gives_identical_predictions(
         self,
@@ -220,6 +225,25 @@ class PolicyContract:
             original = trained_policy.predict_action_probabilities(tracker, domain)
             reloaded = loaded_policy.predict_action_probabilities(tracker, domain)
             assert reloaded.probabilities == original.probabilities
+        self.assert_reproduces(loaded_policy, training_trackers, domain)
+
+    def test_fine_tuning_loads_the_trained_policy_and_trains_on(
+        self,
+        trained_policy: Policy,
+        workdir: Path,
+        training_trackers: List[TrackerWithCachedStates],
+        domain: Domain,
+    ) -> None:
+        """`rasa train --finetune`: Rasa loads the old model with `is_finetuning` and trains it."""
+        shutil.copytree(workdir / "storage" / "trained", workdir / "storage" / "finetuned")
+        context = ExecutionContext(GraphSchema({}), model_id="contract", is_finetuning=True)
+        policy = self.policy_class.load(
+            self.full_config(), LocalModelStorage(workdir / "storage"), Resource("finetuned"),
+            context,
+        )
+        self.assert_reproduces(policy, training_trackers, domain)  # before: the old model
+        assert isinstance(policy.train(training_trackers, domain), Resource)
+        self.assert_reproduces(policy, training_trackers, domain)
 
     def test_prediction_names_the_policy(
         self, trained_policy: Policy, domain: Domain

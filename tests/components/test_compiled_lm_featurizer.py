@@ -14,33 +14,10 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from components.compiled_lm_featurizer import CompiledLanguageModelFeaturizer
 from tests.checks.nlu_checks import BAD_INPUTS, NLUComponentChecks, ProcessFn
 
-# BERT's layout: Rasa adds [CLS]=101 and [SEP]=102 by number, so the tiny vocabulary keeps them there.
-WORDS = (
-    ["[PAD]"] + [f"[unused{i}]" for i in range(1, 100)] + ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    + "hello where is my order a1001 cancel please thanks bye the refund not arrived ? ! , .".split()
-)
 TEXTS = [
     "hello", "where is my order A1001?", "please cancel my order, thanks!",
     "the refund has not arrived", "bye",
 ]
-
-
-@pytest.fixture(scope="module")
-def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Text:
-    """A random 2-layer BERT; 512 positions, as Rasa truncates long messages to 512 tokens."""
-    from transformers import BertConfig, BertTokenizerFast, TFBertModel
-
-    directory: Path = tmp_path_factory.mktemp("tiny_bert")
-    (directory / "vocab.txt").write_text("\n".join(WORDS) + "\n", encoding="utf-8")
-    BertTokenizerFast(str(directory / "vocab.txt")).save_pretrained(str(directory))
-    config = BertConfig(
-        vocab_size=len(WORDS), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=512,
-    )
-    model = TFBertModel(config)
-    model(model.dummy_inputs)
-    model.save_pretrained(str(directory))
-    return str(directory)
 
 
 def featurizer(cls: Type[LanguageModelFeaturizer], weights: Text) -> LanguageModelFeaturizer:
@@ -93,7 +70,23 @@ def compiled(tiny_bert: Text) -> LanguageModelFeaturizer:
     return featurizer(CompiledLanguageModelFeaturizer, tiny_bert)
 
 
-class TestBadInput(NLUComponentChecks):
-    @pytest.fixture
-    def process(self, compiled: LanguageModelFeaturizer) -> ProcessFn:
-        return lambda messages: featurize(compiled, [m.get(TEXT) for m in messages])
+class TestCompiledFeaturizerChecks(NLUComponentChecks):
+    component_class = CompiledLanguageModelFeaturizer
+
+    @pytest.fixture(scope="class", autouse=True)
+    def _tiny_encoder(self, tiny_bert: Text) -> None:
+        type(self).config = {"model_name": "bert", "model_weights": tiny_bert}
+
+    @pytest.fixture(scope="class")
+    def prepare(self) -> ProcessFn:
+        return WhitespaceTokenizer(WhitespaceTokenizer.get_default_config()).process
+
+    def check_output(self, message: Message) -> None:
+        sequence, sentence = message.get_dense_features(TEXT, [])
+        if not message.get(TEXT).strip():
+            # Rasa's LanguageModelFeaturizer: no token vectors, at most a sentence vector (as stock)
+            assert sequence is None or sequence.features.shape == (0, 32)
+            assert sentence is None or sentence.features.shape == (1, 32)
+            return
+        assert sentence.features.shape == (1, 32)
+        assert sequence.features.shape[1] == 32

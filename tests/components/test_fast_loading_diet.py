@@ -17,6 +17,8 @@ from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
 from rasa.shared.nlu.training_data.message import Message
 
 from components.fast_loading_diet import FastLoadingDIETClassifier, PredictionLoadedDIET
+from components.noise_filter import NoiseFilter
+from tests.checks.nlu_checks import NLUComponentChecks, ProcessFn, shop_training_data
 
 NLU = """
 version: "3.1"
@@ -113,3 +115,36 @@ def test_finetuning_and_old_models_take_rasas_own_load(monkeypatch: pytest.Monke
     PredictionLoadedDIET.load("weights", "example", "predict example", True)
     PredictionLoadedDIET.load("weights", "example", None, False)
     assert calls == [("weights", "example", "predict example", True), ("weights", "example", None, False)]
+
+
+class TestFastLoadingDIETChecks(NLUComponentChecks):
+    component_class = FastLoadingDIETClassifier
+    config = {"epochs": 5, "random_seed": 7}
+
+    @pytest.fixture(scope="class")
+    def prepare(self, tmp_path_factory: pytest.TempPathFactory) -> ProcessFn:
+        """The shipped pipeline's front, untrained NoiseFilter (which bounds the length of what
+        DIET reads), whitespace tokens and bag-of-words features learnt from the shop data."""
+        from rasa.engine.graph import GraphSchema
+        from rasa.engine.storage.local_model_storage import LocalModelStorage
+
+        storage = LocalModelStorage(tmp_path_factory.mktemp("front"))
+        context = ExecutionContext(GraphSchema({}), "checks")
+        noise_filter = NoiseFilter.create({}, storage, Resource("nf"), context)
+        tokenizer = WhitespaceTokenizer(WhitespaceTokenizer.get_default_config())
+        featurizer = CountVectorsFeaturizer.create(
+            CountVectorsFeaturizer.get_default_config(), storage, Resource("cvf"), context
+        )
+        data = shop_training_data()
+        tokenizer.process_training_data(data)
+        featurizer.train(data)
+        return lambda messages: featurizer.process(tokenizer.process(noise_filter.process(messages)))
+
+    def check_output(self, message: Message) -> None:
+        intents = {example.get("intent") for example in shop_training_data().training_examples}
+        assert message.get("intent")["name"] in intents
+        assert {r["name"] for r in message.get("intent_ranking")} <= intents
+
+    def check_untrained_output(self, message: Message) -> None:
+        """Rasa's DIET without a model predicts no intent rather than a made-up one."""
+        assert message.get("intent") == {"name": None, "confidence": 0.0}

@@ -34,39 +34,6 @@ from tests.checks.policy_contract import (
 
 REPO = Path(__file__).resolve().parents[3]
 
-WORDS = (
-    "[PAD] [UNK] [CLS] [SEP] [MASK] hi hello where is my order status cancel it please yes "
-    "no thanks bye the a id number greet check affirm deny thank goodbye inform i want to "
-    "you ok sure not"
-).split()
-
-
-def write_tiny_bert(directory: Path) -> Text:
-    """A randomly initialised 2-layer BERT with a 40-word vocabulary, saved like a HF model."""
-    from transformers import BertConfig, BertTokenizerFast, TFBertModel
-
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "vocab.txt").write_text("\n".join(WORDS) + "\n", encoding="utf-8")
-    BertTokenizerFast(str(directory / "vocab.txt")).save_pretrained(str(directory))
-    config = BertConfig(
-        vocab_size=len(WORDS),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-    )
-    model = TFBertModel(config)
-    model(model.dummy_inputs)
-    model.save_pretrained(str(directory))
-    return str(directory)
-
-
-@pytest.fixture(scope="module")
-def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Text:
-    return write_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
-
-
 TINY_SETTINGS = {"epochs": 150, "learning_rate": 0.005, "max_tokens": 16, "turn_size": 32, "hidden_size": 64}
 
 

@@ -32,8 +32,8 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from components.emotion_classifier.component import EmotionClassifier
 from components.emotion_classifier.features import MAX_TOKENS, dense_inputs, pad_sequences, rasa_featurizers
 from components.emotion_classifier.network import NETWORK_DEFAULTS, MessageForward, build_network
-from components.shared.contracts import EMOTION, EMOTION_LABELS, EMOTION_RANKING
-from tests.checks.nlu_checks import BAD_INPUTS, NLUComponentChecks, ProcessFn
+from components.shared.contracts import EMOTION, EMOTION_LABELS, EMOTION_RANKING, emotion_of, emotion_scores
+from tests.checks.nlu_checks import BAD_INPUTS, NLUComponentChecks, ProcessFn, outputs
 
 DIM = 384  # the shipped model reads MiniLM-sized vectors
 TOKENIZER = WhitespaceTokenizer(WhitespaceTokenizer.get_default_config())
@@ -230,10 +230,17 @@ def test_bad_input_gets_a_low_confidence_neutral(
 
 
 class TestEmotionClassifierChecks(NLUComponentChecks):
-    @pytest.fixture
-    def process(self, model_storage, resource, execution_context) -> ProcessFn:
-        classifier = make(model_storage, resource, execution_context)
-        return lambda messages: classifier.process(hashed_features(messages))
+    component_class = EmotionClassifier
+    config = {"epochs": 2}
+
+    @pytest.fixture(scope="class")
+    def prepare(self) -> ProcessFn:
+        return hashed_features
+
+    def check_output(self, message: Message) -> None:
+        parse_data = outputs(message)
+        assert emotion_of(parse_data) in EMOTION_LABELS
+        assert sorted(emotion_scores(parse_data)) == sorted(EMOTION_LABELS)
 
 
 # --- the shipped model with Rasa's real featurizers (MiniLM loaded once for the module) ---------

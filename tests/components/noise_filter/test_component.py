@@ -16,8 +16,8 @@ from components.noise_filter.component import (
     NoiseFilter,
     restore_original_offsets,
 )
-from components.shared.contracts import NOISE_FILTER
-from tests.checks.nlu_checks import BAD_INPUTS, NLUComponentChecks, ProcessFn
+from components.shared.contracts import NOISE_FILTER, noise_filter_of
+from tests.checks.nlu_checks import BAD_INPUTS, NLUComponentChecks, outputs
 
 NLU_YAML = """
 version: "3.1"
@@ -382,11 +382,12 @@ def test_augmentation_is_reproducible(
 
 # --------------------------------------------------------------------------- bad input
 class TestNoiseFilterChecks(NLUComponentChecks):
-    @pytest.fixture
-    def process(
-        self, model_storage: ModelStorage, resource: Resource, execution_context: ExecutionContext
-    ) -> ProcessFn:
-        return build(model_storage, resource, execution_context).process
+    component_class = NoiseFilter
+
+    def check_output(self, message: Message) -> None:
+        record = noise_filter_of(outputs(message))
+        assert record is not None
+        assert message.get("text") == record["clean_text"]
 
 
 def test_bad_inputs_keep_an_original_text_and_order_id(noise_filter: NoiseFilter) -> None:
@@ -429,3 +430,13 @@ def test_broken_step_leaves_the_message_unchanged(
     message = run(noise_filter, "wheres my ordr")
     assert message.get("text") == "wheres my ordr"
     assert message.get(NOISE_FILTER)["corrections"] == []
+
+
+def test_a_one_megabyte_message_is_cut_to_max_characters(noise_filter: NoiseFilter) -> None:
+    """Regression: DIET and the ResponseSelector attend over every token of what they get."""
+    message = run(noise_filter, "where is my order A1001 " * 45_000)
+    assert len(message.get("text")) <= NoiseFilter.get_default_config()["max_characters"]
+    assert message.get("text").startswith("where is my order A1001")
+    [cut] = [c for c in message.get(NOISE_FILTER)["corrections"] if c["kind"] == "truncated"]
+    assert cut["end"] == len("where is my order A1001 " * 45_000)
+    assert len(json.dumps(message.get(NOISE_FILTER)["corrections"])) < 1000
