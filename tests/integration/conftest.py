@@ -2,6 +2,7 @@
 and a running assistant (action server + `rasa run`) on free loopback ports with its own
 orders database and SQL tracker store.
 """
+import contextlib
 import os
 import subprocess
 import sys
@@ -47,10 +48,22 @@ class RunningAssistant:
     database_url: Text
     tracker_db: Path
 
-    def restart(self) -> None:
-        """Stop and start `rasa run` again: a new agent loads the model and the tracker store."""
-        self.rasa.stop()
-        self.rasa.start(f"{self.url}/status")
+    @contextlib.contextmanager
+    def second_server(self) -> Iterator["RunningAssistant"]:
+        """Another `rasa run` on the same model, tracker store and action server.
+
+        For tests that stop a server or need a fresh process: they use this one and leave the
+        shared server alone. It stops when the `with` block ends.
+        """
+        port = free_port()
+        args = self.rasa.args[:-2] + ["--port", str(port)]  # the shared one ends with --port N
+        server = Server(args, self.rasa.env, self.rasa.log.with_name(f"rasa-{port}.log"))
+        url = f"http://127.0.0.1:{port}"
+        server.start(f"{url}/status", timeout=600)
+        try:
+            yield RunningAssistant(url, server, self.actions, self.database_url, self.tracker_db)
+        finally:
+            server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -77,9 +90,9 @@ def launched_assistant(
         [RASA, "run", "actions", "--port", str(actions_port)], env, work / "actions.log"
     )
     rasa = Server(
-        [RASA, "run", "-m", str(trained_model), "--enable-api", "--port", str(rasa_port),
-         "--endpoints", str(work / "endpoints.yml"), "--credentials", "credentials.yml",
-         "--cors", "*"],
+        [RASA, "run", "-m", str(trained_model), "--enable-api", "--endpoints",
+         str(work / "endpoints.yml"), "--credentials", "credentials.yml", "--cors", "*",
+         "--port", str(rasa_port)],
         env, work / "rasa.log",
     )
     actions.start(f"http://127.0.0.1:{actions_port}/health")

@@ -86,17 +86,17 @@ def test_order_status_comes_from_the_database(running_assistant: RunningAssistan
 
 
 def test_conversation_survives_a_restart(running_assistant: RunningAssistant) -> None:
+    """A new `rasa run` process (a restart, or another replica) continues the conversation."""
     sender = "restart-check"
     say(running_assistant, sender, "hello")
     say(running_assistant, sender, "where is my order A1001?")
 
-    running_assistant.restart()
-
-    tracker = get_json(f"{running_assistant.url}/conversations/{sender}/tracker")
-    user_texts = [e.get("text") for e in tracker["events"] if e["event"] == "user"]
-    assert user_texts[-2:] == ["hello", "where is my order A1001?"]
-    # and the conversation goes on where it stopped
-    assert say(running_assistant, sender, "thanks")
+    with running_assistant.second_server() as restarted:
+        tracker = get_json(f"{restarted.url}/conversations/{sender}/tracker")
+        user_texts = [e.get("text") for e in tracker["events"] if e["event"] == "user"]
+        assert user_texts[-2:] == ["hello", "where is my order A1001?"]
+        # and the conversation goes on where it stopped
+        assert say(restarted, sender, "thanks")
 
 
 @pytest.mark.parametrize(

@@ -171,7 +171,13 @@ def test_order_status_quick_reply_and_reload(
 def test_server_down_is_visible_and_the_page_reconnects(
     running_assistant: RunningAssistant, webchat_url: Text, chat_page: Page
 ) -> None:
-    page = chat_page
+    with running_assistant.second_server() as assistant:
+        check_server_down_and_back(assistant, webchat_url, chat_page)
+
+
+def check_server_down_and_back(
+    running_assistant: RunningAssistant, webchat_url: Text, page: Page
+) -> None:
     open_chat(page, page_for(webchat_url, running_assistant.url))
     say(page, "where is my order A1001?")
     session_id = page.locator("body").get_attribute("data-session-id")
