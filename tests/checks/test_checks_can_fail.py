@@ -1,6 +1,10 @@
 """The shared check suites can fail: run against a component that returns nothing, every check
 in them fails. Without this, a check that accepts anything would go unnoticed."""
+from pathlib import Path
+
 import pytest
+
+REPO = Path(__file__).resolve().parents[2]
 
 NOTHING = '''
 from typing import Any, List
@@ -66,11 +70,14 @@ class TestNothingAsPolicy(PolicyContract):
 
 
 def test_every_shared_check_fails_for_a_component_that_returns_nothing(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytester.makeconftest('pytest_plugins = ["tests.conftest"]')
     pytester.makepyfile(test_nothing=NOTHING)
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q")
+    # A separate interpreter: an in-process run would unload the TensorFlow/transformers modules
+    # it imported, and Keras refuses to register their layers a second time.
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", timeout=900)
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed", 0) == 0, result.stdout.str()[-3000:]
     # every check of the six suites ran and failed (NLU: 11 bad inputs + 3 others; policy: 9)
