@@ -244,7 +244,8 @@ class BertContextPolicy(Policy):
     - `hidden_size` (default `128`): size of the head's hidden layer.
     - `dropout` (default `0.1`): dropout in the head.
     - `class_weight` (default `null`): `balanced` weighs each action by 1 / its frequency in the
-      loss, so rare actions count as much as `action_listen`.
+      loss, so rare actions count as much as `action_listen` (measured on one split only:
+      BENCHMARKS.md).
     - `epochs` (default `100`): training epochs.
     - `batch_size` (default `32`): global batch size (split across GPUs when there are several).
     - `learning_rate` (default `0.001`): Adam learning rate.

@@ -168,9 +168,9 @@ class NoiseFilter(GraphComponent):
       BOMs, ANSI colour codes and U+FFFD.
     - `elongation` (default `true`): `!!!!` -> `!`, `.....` -> `...`, `sooo` -> `so`,
       `goood` -> `good` (the most frequent known spelling).
+    - `fillers` (default `true`): drops `um`, `uh`, `erm`, `hmm`... and a comma right after them.
     - `shorthand` (default `true`): contractions and chat shorthand, `dont` -> `do not`,
       `wheres` -> `where is`, `u` -> `you`, `pls` -> `please`.
-    - `fillers` (default `true`): drops `um`, `uh`, `erm`, `hmm`... and a comma right after them.
     - `spelling` (default `true`): symspellpy, the bot's vocabulary first, then English; also
       splits merged words (`cancelthe` -> `cancel the`).
 
