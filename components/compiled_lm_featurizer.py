@@ -39,7 +39,7 @@ class CompiledLanguageModelFeaturizer(LanguageModelFeaturizer):
     sequence features are Rasa's code, so the features equal Rasa's to float rounding and
     models trained on them (DIET, EmotionClassifier's shipped weights) stay valid. For a BERT
     model in a local directory it shares Rapport's per-process copy of the weights with
-    BertContextPolicy. The first message after start pays for the trace.
+    BertContextPolicy.
 
     **Settings**
 
