@@ -135,16 +135,20 @@ def default_matches(written: Text, value: Any) -> bool:
     return type(parsed) is type(value) and parsed == value
 
 
+def inherited_defaults(entry: DocumentedClass) -> Dict[Text, Any]:
+    """The defaults of the Rasa class it takes its settings from (none without one)."""
+    if entry.rasa_base is None:
+        return {}
+    module, _, name = entry.rasa_base.rpartition(".")
+    return getattr(importlib.import_module(module), name).get_default_config()
+
+
 def own_defaults(entry: DocumentedClass) -> Dict[Text, Any]:
     """The defaults the docstring must list: all, minus those taken unchanged from Rasa."""
-    defaults = entry.load().get_default_config()
-    if entry.rasa_base is None:
-        return defaults
-    module, _, name = entry.rasa_base.rpartition(".")
-    inherited = getattr(importlib.import_module(module), name).get_default_config()
+    inherited = inherited_defaults(entry)
     return {
         key: value
-        for key, value in defaults.items()
+        for key, value in entry.load().get_default_config().items()
         if key not in inherited or inherited[key] != value
     }
 
@@ -152,18 +156,28 @@ def own_defaults(entry: DocumentedClass) -> Dict[Text, Any]:
 def settings_problems(entry: DocumentedClass) -> List[Text]:
     """What the class docstring's Settings list gets wrong about `get_default_config()`."""
     return compare_settings(
-        entry.name, docstring(entry.load()), own_defaults(entry), entry.rasa_base is not None
+        entry.name,
+        docstring(entry.load()),
+        own_defaults(entry),
+        optional=entry.load().get_default_config(),
+        links_rasa=entry.rasa_base is not None,
     )
 
 
 def compare_settings(
-    name: Text, doc: Text, defaults: Dict[Text, Any], links_rasa: bool = False
+    name: Text,
+    doc: Text,
+    defaults: Dict[Text, Any],
+    optional: Optional[Dict[Text, Any]] = None,
+    links_rasa: bool = False,
 ) -> List[Text]:
-    """Every key of `defaults` has a line with its default, and no line names another key."""
+    """Every key of `defaults` has a line with its default; a line may also name a key of
+    `optional` (a Rasa setting worth a word), with its default; no line names another key."""
     try:
         written = documented_settings(doc)
     except ValueError as error:
         return [f"{name}: {error}"]
+    known = {**(optional or {}), **defaults}
     problems = [
         f"{name}: setting `{key}` (default {value!r}) has no line in **Settings**"
         for key, value in defaults.items()
@@ -172,13 +186,13 @@ def compare_settings(
     problems += [
         f"{name}: **Settings** lists `{key}`, which get_default_config() does not have"
         for key in written
-        if key not in defaults
+        if key not in known
     ]
     problems += [
         f"{name}: **Settings** says `{key}` defaults to `{written[key]}`, "
-        f"get_default_config() says {defaults[key]!r}"
+        f"get_default_config() says {known[key]!r}"
         for key in written
-        if key in defaults and not default_matches(written[key], defaults[key])
+        if key in known and not default_matches(written[key], known[key])
     ]
     if links_rasa and "https://rasa.com/docs/" not in doc:
         problems.append(f"{name}: takes Rasa's settings but does not link Rasa's docs")
