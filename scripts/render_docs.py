@@ -116,7 +116,9 @@ def documented_settings(doc: Text) -> Dict[Text, Text]:
             continue
         match = _SETTING.match(line)
         if match is None:
-            raise ValueError(f"setting line not in the form - `key` (default `value`): ...: {line!r}")
+            raise ValueError(
+                f"setting line not in the form - `key` (default `value`): meaning: {line!r}"
+            )
         if match["key"] in settings:
             raise ValueError(f"`{match['key']}` is listed twice")
         settings[match["key"]] = match["default"]

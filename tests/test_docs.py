@@ -113,7 +113,8 @@ def test_malformed_setting_line_and_missing_section_are_reported() -> None:
     malformed = _DOC.replace("- `epochs` (default `100`):", "- `epochs`: 100,")
     assert "not in the form" in render_docs.compare_settings("C", malformed, _DEFAULTS)[0]
     no_section = _DOC.replace("**Settings**", "Settings")
-    assert "no line reading **Settings**" in render_docs.compare_settings("C", no_section, _DEFAULTS)[0]
+    problems = render_docs.compare_settings("C", no_section, _DEFAULTS)
+    assert "no line reading **Settings**" in problems[0]
 
 
 def test_rasa_settings_must_be_linked() -> None:
