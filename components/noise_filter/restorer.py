@@ -29,7 +29,32 @@ from components.shared.pipeline_order import must_follow
     [DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=True
 )
 class NoiseFilterRestorer(GraphComponent):
-    """Maps entity offsets back to the original text at inference (training is unaffected)."""
+    """Puts the user's own text back after the entity extractors, with entity offsets into it.
+
+    NoiseFilter rewrites `text` before tokenization, so extracted entities point into the
+    cleaned text. At inference this component maps every entity's `start`/`end` back to what the
+    user typed and restores `parse_data["text"]` (the cleaned text stays in
+    `noise_filter.clean_text`); entity values stay as extracted. That is what `rasa test` needs,
+    since it compares entity offsets with the test story's typed text, and what anything that
+    highlights entities in the user's message needs. Training is unaffected, and without a
+    NoiseFilter before it, it changes nothing. Put it after every entity extractor (and
+    EntitySynonymMapper): `rasa train` stops with an error that says so otherwise.
+
+    **Settings**
+
+    None: it has nothing to configure.
+
+    **Configuration**
+
+    ```yaml
+    pipeline:
+      - name: components.noise_filter.NoiseFilter
+      # ... tokenizer, featurizers ...
+      - name: DIETClassifier
+      - name: EntitySynonymMapper
+      - name: components.noise_filter.NoiseFilterRestorer
+    ```
+    """
 
     @classmethod
     def create(
