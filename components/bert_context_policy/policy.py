@@ -37,7 +37,7 @@ from rasa.shared.nlu.constants import ACTION_NAME, ACTION_TEXT, ENTITIES, INTENT
 from rasa.utils.tensorflow.callback import RasaTrainingLogger
 from safetensors.numpy import load_file, save_file
 
-from components.shared.encoder import load_pretrained, load_trainable_copy, resolve_model_path
+from components.shared.encoder import load_pretrained, load_trainable_copy, resolve_configured_model
 from components.bert_context_policy.turn_encoder import TurnEncoder, mean_pool
 from components.shared.contracts import EMOTION, EMOTION_LABELS, clean_text, emotion_of
 
@@ -224,8 +224,9 @@ class BertContextPolicy(Policy):
         return {
             POLICY_PRIORITY: DEFAULT_POLICY_PRIORITY,
             POLICY_MAX_HISTORY: 5,
-            # Any BERT-family Hugging Face name or local path; empty = offline all-MiniLM-L6-v2.
-            "model_name_or_path": None,
+            # Any BERT-family Hugging Face name or local path; empty = offline all-MiniLM-L6-v2
+            # (`model_name_or_path` is read too, the name this setting had first).
+            "model_weights": None,
             "max_tokens": 32,
             "fine_tune_layers": 0,
             "turn_size": 64,
@@ -301,7 +302,7 @@ class BertContextPolicy(Policy):
     def _encoder_for(
         cls, config: Dict[Text, Any], fine_tuned: bool
     ) -> Tuple[Any, Any]:
-        path = resolve_model_path(config["model_name_or_path"], "model_name_or_path")
+        path = resolve_configured_model(config)
         if fine_tuned:  # never change the weights other components share
             return load_trainable_copy(path)
         return load_pretrained(path)

@@ -40,6 +40,7 @@ from components.emotion_classifier.features import dense_inputs, rasa_featurizer
 from components.emotion_classifier.model_files import SHIPPED_MODEL_DIR, load_model, model_fingerprint, save_model
 from components.emotion_classifier.network import NETWORK_DEFAULTS, MessageForward, build_network, fit
 from components.shared.contracts import EMOTION, EMOTION_LABELS, EMOTION_RANKING, emotion_outputs
+from components.shared.encoder import resolve_configured_model
 from components.shared.pipeline_order import needs_earlier
 
 logger = logging.getLogger(__name__)
@@ -68,7 +69,8 @@ class EmotionClassifier(GraphComponent, EntityExtractorMixin):
             "random_seed": 42,
             # Size of a fresh network ("replace" only; fine-tuning keeps the pretrained one's).
             "lstm_units": NETWORK_DEFAULTS["lstm_units"],
-            # Encoder used only if the pipeline did not compute matching features itself.
+            # Encoder used only if the pipeline did not compute matching features itself;
+            # None = the bundled all-MiniLM-L6-v2 (`model_name_or_path` is read too).
             "model_weights": None,
             # Messages the model cannot judge (empty, longer than this, not Latin-script text)
             # get neutral with this low confidence, the rest spread evenly.
@@ -259,7 +261,7 @@ class EmotionClassifier(GraphComponent, EntityExtractorMixin):
             )
             self._warned_about_features = True
         if self._own_featurizers is None:
-            self._own_featurizers = rasa_featurizers(self._config["model_weights"])
+            self._own_featurizers = rasa_featurizers(resolve_configured_model(self._config))
         tokenizer, featurizer = self._own_featurizers
         copy = Message(data={TEXT: message.get(TEXT)})
         tokenizer.process([copy])
@@ -267,7 +269,7 @@ class EmotionClassifier(GraphComponent, EntityExtractorMixin):
         own = dense_inputs(copy)
         if own is not None and own[0].shape[-1] != dim:
             raise ValueError(
-                f"{self.__class__.__name__}: the encoder '{self._config['model_weights']}' gives "
+                f"{self.__class__.__name__}: the encoder '{resolve_configured_model(self._config)}' gives "
                 f"features that do not fit this {dim}-dimensional emotion model."
             )
         return own
