@@ -195,7 +195,7 @@ def test_a_model_saved_by_the_bilstm_version_falls_back_to_the_pretrained_model(
 def test_outputs_are_a_full_probability_ranking_and_an_entity(
     model_storage, resource, execution_context
 ) -> None:
-    classifier = make(model_storage, resource, execution_context)
+    classifier = make(model_storage, resource, execution_context, emit_entity=True)
     texts = ["I am furious, my parcel is late again!", "thanks!", "where is A1001", ""]
     for message in classifier.process(hashed_features([Message(data={TEXT: t}) for t in texts])):
         parse = message.as_dict(only_output_properties=True)
@@ -212,8 +212,10 @@ def test_outputs_are_a_full_probability_ranking_and_an_entity(
         assert (entity["start"], entity["end"]) == (0, len(message.get(TEXT)))
 
 
-def test_entity_can_be_switched_off(model_storage, resource, execution_context) -> None:
-    classifier = make(model_storage, resource, execution_context, emit_entity=False)
+def test_no_entity_by_default_so_e2e_tests_score_only_annotated_entities(
+    model_storage, resource, execution_context
+) -> None:
+    classifier = make(model_storage, resource, execution_context)
     [message] = classifier.process(hashed_features([Message(data={TEXT: "thanks!"})]))
     assert not message.get(ENTITIES)
     assert message.get(EMOTION)
