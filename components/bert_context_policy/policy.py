@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Text, Tuple
 
 import numpy as np
 import rasa.shared.utils.io
@@ -213,6 +213,13 @@ def _freeze_all_but_top(encoder: Any, top: int) -> List[tf.keras.layers.Layer]:
     return blocks[len(blocks) - top :]
 
 
+class _Previous(NamedTuple):
+    """The parts of a loaded policy that fine-tuning continues from."""
+
+    head: tf.keras.Model
+    encoder: TurnEncoder
+
+
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT], is_trainable=True
 )
@@ -341,6 +348,7 @@ class BertContextPolicy(Policy):
         tf.keras.utils.set_random_seed(self.config["random_seed"])
         feature_names = sorted({name for s in states for t in s for name in turn_features(t)})
         action_names = sorted({label[0] for label in labels})
+        previous = self._model_to_continue(feature_names, action_names)
         self.meta = {
             # Words at inference only if stories had words: a model trained on intent names
             # misreads words it never saw (measured: BENCHMARKS.md).
@@ -354,7 +362,10 @@ class BertContextPolicy(Policy):
 
         strategy = _distribution_strategy()
         with strategy.scope():
-            if fine_tune:
+            if fine_tune and previous is not None:  # the encoder layers fine-tuned before
+                tokenizer, model = previous.encoder.tokenizer, previous.encoder.model
+                _freeze_all_but_top(model, fine_tune)
+            elif fine_tune:
                 tokenizer, model = self._encoder_for(self.config, fine_tuned=True)
                 _freeze_all_but_top(model, fine_tune)
             else:
@@ -365,6 +376,8 @@ class BertContextPolicy(Policy):
             self.head = self._build_head(
                 self.encoder.dimension, len(feature_names), len(action_names)
             )
+            if previous is not None:
+                self.head.set_weights(previous.head.get_weights())
             if fine_tune:
                 inputs, trainer = self._fine_tuning_model(states)
             else:
@@ -386,6 +399,22 @@ class BertContextPolicy(Policy):
         self._predict = self._compile_head()
         self.persist()
         return self._resource
+
+    def _model_to_continue(
+        self, feature_names: List[Text], action_names: List[Text]
+    ) -> Optional[_Previous]:
+        """In `rasa train --finetune`, this policy as loaded from the previous model, if its head
+        fits the new stories (same features and actions); training then continues from it."""
+        if not self.finetune_mode or self.head is None:
+            return None
+        if self.meta.get("features") == feature_names and self.meta.get("actions") == action_names:
+            logger.info("BertContextPolicy: fine-tuning, continuing from the previous model.")
+            return _Previous(self.head, self.encoder)
+        logger.warning(
+            "BertContextPolicy: fine-tuning, but the stories' features or actions changed since "
+            "the previous model; training a new head."
+        )
+        return None
 
     def _frozen_inputs(self, states: List[List[State]]) -> List[np.ndarray]:
         """Turn embeddings for every example, each distinct text encoded once."""
