@@ -94,8 +94,11 @@ class EmotionClassifier(GraphComponent, EntityExtractorMixin):
         resource: Resource,
         model: tf.keras.Model,
         network: Dict[Text, Any],
+        finetuning: bool = False,
     ) -> None:
         self._config = config
+        # `rasa train --finetune`: training continues from the loaded weights, even in "replace".
+        self._finetuning = finetuning
         self._model_storage = model_storage
         self._resource = resource
         self._set_model(model, network)
@@ -145,7 +148,10 @@ class EmotionClassifier(GraphComponent, EntityExtractorMixin):
         cls.check_position(execution_context)
         try:
             with model_storage.read_from(resource) as directory:
-                return cls(config, model_storage, resource, *load_model(directory))
+                return cls(
+                    config, model_storage, resource, *load_model(directory),
+                    finetuning=execution_context.is_finetuning,
+                )
         except ValueError as error:
             logger.warning(
                 f"{cls.__name__}: no usable trained model in '{resource.name}' ({error}); "
@@ -187,12 +193,13 @@ class EmotionClassifier(GraphComponent, EntityExtractorMixin):
             label_sets.append([EMOTION_LABELS.index(label)])
 
         if label_sets:
-            if self._config["bot_labels"] == REPLACE:
+            if self._config["bot_labels"] == REPLACE and not self._finetuning:
                 network = {**self._network, "lstm_units": int(self._config["lstm_units"])}
                 self._set_model(build_network(network), network)
             logger.info(
                 f"{self.__class__.__name__}: {self._config['bot_labels']} on "
-                f"{len(label_sets)} labelled examples."
+                f"{len(label_sets)} labelled examples"
+                f"{', continuing from the previous model' if self._finetuning else ''}."
             )
             fit(
                 self._model, sequences, np.stack(sentences), label_sets,

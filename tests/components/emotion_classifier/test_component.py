@@ -163,6 +163,22 @@ def test_persist_and_load_give_identical_rankings(model_storage, resource, execu
         assert loaded.rank(message) == classifier.rank(message)
 
 
+def test_rasa_finetune_continues_from_the_previous_weights_even_in_replace_mode(
+    model_storage, resource, execution_context
+) -> None:
+    """`rasa train --finetune` loads, then trains: "replace" must not start a fresh network."""
+    import dataclasses
+
+    classifier = make(model_storage, resource, execution_context, **{**TINY, "epochs": 5})
+    classifier.train(tiny_training_data())
+    finetuning = dataclasses.replace(execution_context, is_finetuning=True)
+    config = {**EmotionClassifier.get_default_config(), **TINY, "epochs": 1, "learning_rate": 0.0}
+    loaded = EmotionClassifier.load(config, model_storage, resource, finetuning)
+    loaded.train(tiny_training_data())
+    for before, after in zip(classifier._model.get_weights(), loaded._model.get_weights()):
+        np.testing.assert_array_equal(after, before)
+
+
 def test_loading_an_untrained_resource_falls_back_to_the_pretrained_model(
     model_storage, execution_context
 ) -> None:
