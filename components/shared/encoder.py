@@ -81,17 +81,36 @@ def resolve_configured_model(config: Dict[Text, Any]) -> Text:
 @functools.lru_cache(maxsize=4)
 def load_pretrained(model_path: Text) -> Tuple[Any, Any]:
     """Load (tokenizer, TF model) once per process for a resolved `model_path`."""
-    from transformers import AutoTokenizer, TFAutoModel
-
-    tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=True)
-    model = TFAutoModel.from_pretrained(model_path, local_files_only=True)
-    return tokenizer, model
+    return _load(model_path)
 
 
 def load_trainable_copy(model_path: Text) -> Tuple[Any, Any]:
     """(tokenizer, a private TF model) for fine-tuning: never the cached model, whose weights
     other components read."""
-    from transformers import AutoTokenizer, TFAutoModel
+    return _load(model_path)
 
-    tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=True)
-    return tokenizer, TFAutoModel.from_pretrained(model_path, local_files_only=True)
+
+def _load(model_path: Text) -> Tuple[Any, Any]:
+    """(tokenizer, TF model). The bundled MiniLM is a PyTorch checkpoint: converting it makes
+    transformers print five lines about an unused `position_ids` buffer on every start, which
+    are expected for it and hidden; any other model's loading messages are shown."""
+    from transformers import AutoTokenizer, TFAutoModel
+    from transformers.utils import logging as transformers_logging
+
+    bundled = os.path.isdir(model_path) and _is_bundled(model_path)
+    verbosity = transformers_logging.get_verbosity()
+    if bundled:
+        transformers_logging.set_verbosity_error()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=True)
+        return tokenizer, TFAutoModel.from_pretrained(model_path, local_files_only=True)
+    finally:
+        transformers_logging.set_verbosity(verbosity)
+
+
+def _is_bundled(model_path: Text) -> bool:
+    try:
+        default = default_model_path()
+    except EncoderNotFoundError:
+        return False
+    return os.path.isdir(default) and os.path.samefile(model_path, default)

@@ -1,0 +1,56 @@
+"""`rasa test` in its forms, on the session's demo model with the full Rapport config.
+
+`rasa test core` on the same stories is in tests/integration/test_assistant.py
+(`test_every_test_story_passes`).
+"""
+import json
+from pathlib import Path
+
+import yaml
+
+from tests.integration.commands.conftest import rasa_env
+from tests.integration.conftest import RASA, REPO, run
+
+
+def weighted_f1(report: Path) -> float:
+    return json.loads(report.read_text())["weighted avg"]["f1-score"]
+
+
+def test_rasa_test_e2e_passes_every_demo_test_story(
+    trained_model: Path, test_stories: Path, tmp_path: Path
+) -> None:
+    """NLU on each story's text, then the dialogue: the emotion is no entity, so only the
+    entities a story annotates are compared (docs/components/emotion_classifier.md)."""
+    out = tmp_path / "results"
+    output = run([RASA, "test", "--e2e", "-m", str(trained_model), "--stories", str(test_stories),
+                  "--nlu", str(REPO / "data" / "emotion_examples.yml"), "--out", str(out),
+                  "--no-plot"], env=rasa_env())
+    failed = (out / "failed_test_stories.yml").read_text()
+    assert "None of the test stories failed" in failed, failed
+    stories = sum(
+        len(yaml.safe_load(path.read_text())["stories"]) for path in test_stories.glob("*.yml")
+    )
+    assert f"Correct:          {stories} / {stories}" in output
+    # the NLU half of `rasa test` ran too
+    assert weighted_f1(out / "intent_report.json") >= 0.9
+
+
+def test_rasa_test_nlu_scores_the_emotional_messages(trained_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    run([RASA, "test", "nlu", "-m", str(trained_model),
+         "--nlu", str(REPO / "data" / "emotion_examples.yml"), "--out", str(out)], env=rasa_env())
+    assert weighted_f1(out / "intent_report.json") >= 0.9
+    errors = json.loads((out / "intent_errors.json").read_text())
+    assert isinstance(errors, list)
+
+
+def test_rasa_test_nlu_cross_validation(quick_config: Path, tmp_path: Path) -> None:
+    """Two folds with the full pipeline at 5 epochs per component (quick_config): every
+    Rapport component trains and predicts on each fold."""
+    out = tmp_path / "results"
+    output = run([RASA, "test", "nlu", "--cross-validation", "--folds", "2",
+                  "-c", str(quick_config), "--nlu", str(REPO / "data"), "--out", str(out)],
+                 env=rasa_env())
+    assert "Intent evaluation results" in output
+    # about 25 intents: chance is 0.04; measured 0.8-0.9 at 5 epochs
+    assert weighted_f1(out / "intent_report.json") >= 0.5
