@@ -181,3 +181,4 @@ def endpoints_file(directory: Path, **sections: Dict) -> Path:
     path.write_text(yaml.safe_dump(sections))
     return path
 
+

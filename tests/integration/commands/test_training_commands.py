@@ -1,9 +1,13 @@
-"""`rasa train --finetune`: Rapport's trainable components continue from the session's model."""
+"""`rasa train --finetune` (Rapport's trainable components continue from the session's model),
+and `rasa train` stopping on a Rapport component placed where it cannot work."""
 import json
 import shutil
+import subprocess
 import tarfile
 from pathlib import Path
 from typing import Dict, Text
+
+import yaml
 
 from tests.integration.commands.conftest import rasa_env, run_in
 from tests.integration.conftest import RASA, REPO
@@ -50,3 +54,26 @@ def test_rasa_train_finetune_continues_from_the_previous_model(
     before, after = vocabulary(trained_model), vocabulary(out / "finetuned.tar.gz")
     assert "consignment" not in before and after["consignment"] == 2
     assert set(before) <= set(after)
+
+
+def test_rasa_train_stops_on_a_misplaced_noise_filter_and_says_where_it_goes(
+    tmp_path: Path,
+) -> None:
+    """The NoiseFilter after the tokenizer could not clean what the tokenizer reads: training
+    stops before any component trains, with the move to make."""
+    project = demo_project(tmp_path / "project")
+    config = yaml.safe_load((project / "config.yml").read_text())
+    pipeline = config["pipeline"]
+    noise_filter = pipeline.pop(0)
+    assert noise_filter["name"] == "components.noise_filter.NoiseFilter"
+    pipeline.insert(1, noise_filter)  # after WhitespaceTokenizer
+    (project / "config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    result = subprocess.run(
+        [RASA, "train", "nlu", "--out", str(tmp_path / "models")], cwd=project,
+        env=rasa_env(PYTHONPATH=str(REPO)), capture_output=True, text=True, timeout=900,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    assert "NoiseFilter is at position 2 of the pipeline, after WhitespaceTokenizer (position 1)" in output
+    assert "Move it above WhitespaceTokenizer in config.yml." in output
+    assert not (tmp_path / "models").exists() or not list((tmp_path / "models").iterdir())
