@@ -51,6 +51,8 @@ class CompiledLanguageModelFeaturizer(LanguageModelFeaturizer):
             lambda ids, mask: model(ids, attention_mask=mask, training=False)[0],
             input_signature=signature,
         )
+        # Trace now, while the model loads: the first user message would otherwise wait for it.
+        self._hidden_states(tf.zeros([1, 2], tf.int32), tf.ones([1, 2], tf.int32))
 
     def _load_model_metadata(self) -> None:
         """Rasa's, with the bundled MiniLM as BERT's default and `model_name_or_path` read too.

@@ -296,6 +296,14 @@ class BertContextPolicy(Policy):
         probabilities = tf.keras.layers.Dense(num_actions, "softmax", dtype="float32")(x)
         return tf.keras.Model([embeddings, features], probabilities, name="bert_context_head")
 
+    def _warm_up(self) -> None:
+        """Trace the compiled head now, while the model loads, not on a user's first message."""
+        turns = self.config[POLICY_MAX_HISTORY]
+        self._predict(
+            tf.zeros([1, turns, self.encoder.dimension], tf.float32),
+            tf.zeros([1, turns, len(self.meta["features"])], tf.float32),
+        )
+
     def _compile_head(self) -> Any:
         turns = self.config[POLICY_MAX_HISTORY]
         signature = [
@@ -532,6 +540,7 @@ class BertContextPolicy(Policy):
         )
         policy.head.set_weights(head_weights)
         policy._predict = policy._compile_head()
+        policy._warm_up()
         return policy
 
     # --- prediction ------------------------------------------------------------------------

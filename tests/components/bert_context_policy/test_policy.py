@@ -242,6 +242,22 @@ class TestBertContextPolicy:
                 == policy.predict_action_probabilities(tracker, domain).probabilities
             )
 
+    def test_loading_traces_the_head_so_the_first_prediction_does_not(
+        self,
+        tiny_bert: Text,
+        training_trackers: List[TrackerWithCachedStates],
+        domain: Domain,
+        model_storage: ModelStorage,
+        execution_context: ExecutionContext,
+    ) -> None:
+        policy = train(tiny_bert, training_trackers, domain, model_storage, execution_context,
+                       "warm", epochs=2)
+        loaded = reload(policy, model_storage, execution_context)
+        assert loaded._predict.experimental_get_tracing_count() == 1
+        for tracker, _ in next_action_cases(training_trackers, domain):
+            loaded.predict_action_probabilities(tracker, domain)
+        assert loaded._predict.experimental_get_tracing_count() == 1
+
     def test_rasa_finetune_continues_from_the_previous_head(
         self,
         tiny_bert: Text,

@@ -182,3 +182,4 @@ def endpoints_file(directory: Path, **sections: Dict) -> Path:
     return path
 
 
+

@@ -106,7 +106,7 @@ def test_a_fresh_rasa_init_project_trains_and_talks_with_rapports_components(
            tmp_path, venv_env())
     config = yaml.safe_load((project / "config.yml").read_text())
     config.update(yaml.safe_load(readme_block("yaml")))
-    (project / "config.yml").write_text(yaml.safe_dump(reduced_epochs(config, 40), sort_keys=False))
+    (project / "config.yml").write_text(yaml.safe_dump(reduced_epochs(config, 20), sort_keys=False))
     run_in([str(own_venv), "-m", "rasa", "train", "--fixed-model-name", "rapport"],
            project, venv_env())
 

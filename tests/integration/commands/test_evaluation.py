@@ -16,13 +16,14 @@ def weighted_f1(report: Path) -> float:
     return json.loads(report.read_text())["weighted avg"]["f1-score"]
 
 
-def test_rasa_test_e2e_passes_every_demo_test_story(
+def test_rasa_test_end_to_end_passes_every_demo_test_story(
     trained_model: Path, test_stories: Path, tmp_path: Path
 ) -> None:
-    """NLU on each story's text, then the dialogue: the emotion is no entity, so only the
+    """`rasa test` is Rasa 3.6's end-to-end evaluation (`rasa test core --e2e`, then `rasa test
+    nlu`): NLU on each story's text, then the dialogue. The emotion is no entity, so only the
     entities a story annotates are compared (docs/components/emotion_classifier.md)."""
     out = tmp_path / "results"
-    output = run([RASA, "test", "--e2e", "-m", str(trained_model), "--stories", str(test_stories),
+    output = run([RASA, "test", "-m", str(trained_model), "--stories", str(test_stories),
                   "--nlu", str(REPO / "data" / "emotion_examples.yml"), "--out", str(out),
                   "--no-plot"], env=rasa_env())
     failed = (out / "failed_test_stories.yml").read_text()
