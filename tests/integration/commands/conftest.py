@@ -18,6 +18,7 @@ from typing import Dict, List, Optional, Text
 import pytest
 import yaml
 
+from scripts.environment import rapport_env
 from scripts.servers import _terminate_with_parent, group_members
 from tests.integration.conftest import REPO, RunningAssistant
 
@@ -27,13 +28,8 @@ _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[()][A-Z0
 
 
 def rasa_env(**extra: Text) -> Dict[Text, Text]:
-    """The environment `make` gives Rasa: offline, no telemetry, quiet TensorFlow."""
-    env = os.environ.copy()
-    env.update(
-        TF_CPP_MIN_LOG_LEVEL="2", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
-        RASA_TELEMETRY_ENABLED="false", **extra,
-    )
-    return env
+    """The environment `make` gives Rasa (rapport.env: offline, no telemetry, quiet TensorFlow)."""
+    return {**os.environ, **rapport_env(), **extra}
 
 
 def run_in(args: List[Text], cwd: Path, env: Dict[Text, Text], timeout: float = 1500) -> Text:
@@ -180,6 +176,7 @@ def endpoints_file(directory: Path, **sections: Dict) -> Path:
     path = directory / "endpoints.yml"
     path.write_text(yaml.safe_dump(sections))
     return path
+
 
 
 

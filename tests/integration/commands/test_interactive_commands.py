@@ -2,6 +2,7 @@
 would, on the session's demo model and the session's action server."""
 import json
 import re
+import sys
 from pathlib import Path
 
 import yaml
@@ -31,15 +32,18 @@ def test_rasa_shell_nlu_shows_emotion_and_noise_filter_corrections(
     assert order_id["value"] == "A1001"
 
 
-def test_rasa_shell_answers_with_the_emotion_and_the_cleaned_text(
+def test_rasa_shell_as_make_demo_starts_it_answers_with_a_clean_terminal(
     trained_model: Path, running_assistant: RunningAssistant, terminal, tmp_path: Path
 ) -> None:
-    """The action server fills the emotion slot (anger picks the apology's anger variation);
-    the typo'd order question still reaches the orders database."""
+    """`rasa shell` started as `make demo` does (scripts/rasa_cli.py): no library deprecation
+    warning before the prompt; the action server fills the emotion slot (anger picks the
+    apology's anger variation); the typo'd order question still reaches the orders database."""
     endpoints = endpoints_file(tmp_path, action_endpoint={"url": actions_url(running_assistant)})
-    shell = terminal([RASA, "shell", "-m", str(trained_model), "--endpoints", str(endpoints),
-                      "-p", str(free_port())])
+    shell = terminal([sys.executable, "-m", "scripts.rasa_cli", "shell", "-m", str(trained_model),
+                      "--endpoints", str(endpoints), "-p", str(free_port())])
     shell.expect("Your input ->", timeout=600)
+    deprecations = re.findall(r"^.*\w+Warning: .*[Dd]eprecat.*$", shell.screen, re.M)
+    assert deprecations == [], shell.screen[:3000]
     mark = shell.send("wheres my ordr A1001??\r")
     shell.expect(r"A1001.*Your input ->", since=mark)
     assert re.search(r"DHL|shipped", shell.screen[mark:], re.I), shell.screen[mark:]
