@@ -3,7 +3,7 @@
 Every user message's parse data carries `emotion` and `emotion_ranking`
 (components/shared/contracts.py). `action_track_emotion` is the custom slot mapping of `emotion`
 and `anger_repeated` (domain.yml): Rasa runs it after every user message; it copies the
-message's emotion into the `emotion` slot (the classifier adds no entity, so `rasa test --e2e`
+message's emotion into the `emotion` slot (the classifier adds no entity, so end-to-end `rasa test`
 scores only the entities a story can annotate), and sets `anger_repeated` to true when the
 customer was angry in this message and the one before, which makes the assistant offer a
 colleague (data/emotion.yml).

@@ -5,7 +5,7 @@ already computed, so recognising emotion costs no second encoder pass. It ships 
 GoEmotions (components/emotion_classifier/emotion_model/, see scripts/train_emotion_model.py) and fine-tunes on
 NLU examples labelled `metadata: {emotion: ...}`. Per message it adds `emotion` and
 `emotion_ranking` to the parse data, and with `emit_entity: true` an `emotion` entity (off by
-default: `rasa test --e2e` would count it as a wrong entity on every story turn).
+default: end-to-end `rasa test` would count it as a wrong entity on every story turn).
 See docs/components/emotion_classifier.md.
 """
 import logging
@@ -79,7 +79,7 @@ class EmotionClassifier(GraphComponent, EntityExtractorMixin):
             "fallback_confidence": 0.4,
             # Also add an `emotion` entity spanning the message, so a from_entity slot fills on
             # every turn without an action server. Off by default: test stories cannot annotate
-            # it, so `rasa test --e2e` would fail every story on it.
+            # it, so end-to-end `rasa test` would fail every story on it.
             "emit_entity": False,
         }
 

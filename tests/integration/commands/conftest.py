@@ -190,3 +190,4 @@ def endpoints_file(directory: Path, **sections: Dict) -> Path:
 
 
 
+
