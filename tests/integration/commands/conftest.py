@@ -191,3 +191,4 @@ def endpoints_file(directory: Path, **sections: Dict) -> Path:
 
 
 
+

@@ -1,7 +1,8 @@
-"""`rasa test` in its forms, on the session's demo model with the full Rapport config.
+"""`rasa test` in its forms, with the full Rapport config.
 
-`rasa test core` on the same stories is in tests/integration/test_assistant.py
-(`test_every_test_story_passes`).
+`rasa test` (end-to-end) runs `rasa test core --e2e` and then `rasa test nlu` on the session's
+model; `rasa test core` on the same stories is tests/integration/test_assistant.py's
+`test_every_test_story_passes`; `rasa test nlu --cross-validation` trains its own folds.
 """
 import json
 import re
@@ -34,16 +35,9 @@ def test_rasa_test_end_to_end_passes_every_demo_test_story(
     )
     # the first "Correct: n / N" is the conversation level
     assert re.search(r"Correct:\s+(\d+) / (\d+)", output).groups() == (str(stories), str(stories))
-    # the NLU half of `rasa test` ran too
-    assert weighted_f1(out / "intent_report.json") >= 0.9
-
-
-def test_rasa_test_nlu_scores_the_emotional_messages(trained_model: Path, tmp_path: Path) -> None:
-    out = tmp_path / "results"
-    run([RASA, "test", "nlu", "-m", str(trained_model),
-         "--nlu", str(REPO / "data" / "emotion_examples.yml"), "--out", str(out)], env=rasa_env())
-    assert weighted_f1(out / "intent_report.json") >= 0.9
+    # the NLU half (`rasa test nlu`'s code, on the labelled emotional messages) ran too;
     # entities are scored per extractor: DIET's order ids only, the emotion is no entity
+    assert weighted_f1(out / "intent_report.json") >= 0.9
     reports = sorted(path.name for path in out.glob("*_report.json"))
     assert "FastLoadingDIETClassifier_report.json" in reports
     assert not any("Emotion" in name for name in reports)
