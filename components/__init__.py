@@ -12,3 +12,8 @@ Public class paths, as configs and trained models name them:
 
 `shared/contracts.py` says what each component puts into a message and who reads it.
 """
+from components.shared.quiet_warnings import hide_library_deprecations
+
+# `rasa shell` imports the components while it loads the model: from then on the libraries'
+# deprecation warnings stay off the terminal (scripts/rasa_cli.py hides the earlier ones too).
+hide_library_deprecations()

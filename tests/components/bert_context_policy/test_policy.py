@@ -242,6 +242,47 @@ class TestBertContextPolicy:
                 == policy.predict_action_probabilities(tracker, domain).probabilities
             )
 
+    def test_loading_traces_the_head_so_the_first_prediction_does_not(
+        self,
+        tiny_bert: Text,
+        training_trackers: List[TrackerWithCachedStates],
+        domain: Domain,
+        model_storage: ModelStorage,
+        execution_context: ExecutionContext,
+    ) -> None:
+        policy = train(tiny_bert, training_trackers, domain, model_storage, execution_context,
+                       "warm", epochs=2)
+        loaded = reload(policy, model_storage, execution_context)
+        assert loaded._predict.experimental_get_tracing_count() == 1
+        for tracker, _ in next_action_cases(training_trackers, domain):
+            loaded.predict_action_probabilities(tracker, domain)
+        assert loaded._predict.experimental_get_tracing_count() == 1
+
+    def test_rasa_finetune_continues_from_the_previous_head(
+        self,
+        tiny_bert: Text,
+        training_trackers: List[TrackerWithCachedStates],
+        domain: Domain,
+        model_storage: ModelStorage,
+        execution_context: ExecutionContext,
+    ) -> None:
+        """`rasa train --finetune` loads the policy, then trains it: with a learning rate of
+        zero the head must stay exactly the previous one (a new head would be random)."""
+        import dataclasses
+
+        policy = train(tiny_bert, training_trackers, domain, model_storage, execution_context, "ft")
+        finetuning = dataclasses.replace(execution_context, is_finetuning=True)
+        config = {**policy.config, "learning_rate": 0.0, "epochs": 1}
+        loaded = BertContextPolicy.load(config, model_storage, policy._resource, finetuning)
+        loaded.train(training_trackers, domain)
+        for before, after in zip(policy.head.get_weights(), loaded.head.get_weights()):
+            np.testing.assert_array_equal(after, before)
+        fresh = BertContextPolicy.create(config, model_storage, Resource("fresh"), execution_context)
+        fresh.train(training_trackers, domain)
+        assert not all(
+            np.array_equal(a, b) for a, b in zip(policy.head.get_weights(), fresh.head.get_weights())
+        )
+
     def test_validation_split_and_early_stopping_and_seed(
         self,
         tiny_bert: Text,

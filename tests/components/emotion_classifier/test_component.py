@@ -163,6 +163,22 @@ def test_persist_and_load_give_identical_rankings(model_storage, resource, execu
         assert loaded.rank(message) == classifier.rank(message)
 
 
+def test_rasa_finetune_continues_from_the_previous_weights_even_in_replace_mode(
+    model_storage, resource, execution_context
+) -> None:
+    """`rasa train --finetune` loads, then trains: "replace" must not start a fresh network."""
+    import dataclasses
+
+    classifier = make(model_storage, resource, execution_context, **{**TINY, "epochs": 5})
+    classifier.train(tiny_training_data())
+    finetuning = dataclasses.replace(execution_context, is_finetuning=True)
+    config = {**EmotionClassifier.get_default_config(), **TINY, "epochs": 1, "learning_rate": 0.0}
+    loaded = EmotionClassifier.load(config, model_storage, resource, finetuning)
+    loaded.train(tiny_training_data())
+    for before, after in zip(classifier._model.get_weights(), loaded._model.get_weights()):
+        np.testing.assert_array_equal(after, before)
+
+
 def test_loading_an_untrained_resource_falls_back_to_the_pretrained_model(
     model_storage, execution_context
 ) -> None:
@@ -195,7 +211,7 @@ def test_a_model_saved_by_the_bilstm_version_falls_back_to_the_pretrained_model(
 def test_outputs_are_a_full_probability_ranking_and_an_entity(
     model_storage, resource, execution_context
 ) -> None:
-    classifier = make(model_storage, resource, execution_context)
+    classifier = make(model_storage, resource, execution_context, emit_entity=True)
     texts = ["I am furious, my parcel is late again!", "thanks!", "where is A1001", ""]
     for message in classifier.process(hashed_features([Message(data={TEXT: t}) for t in texts])):
         parse = message.as_dict(only_output_properties=True)
@@ -212,8 +228,10 @@ def test_outputs_are_a_full_probability_ranking_and_an_entity(
         assert (entity["start"], entity["end"]) == (0, len(message.get(TEXT)))
 
 
-def test_entity_can_be_switched_off(model_storage, resource, execution_context) -> None:
-    classifier = make(model_storage, resource, execution_context, emit_entity=False)
+def test_no_entity_by_default_so_e2e_tests_score_only_annotated_entities(
+    model_storage, resource, execution_context
+) -> None:
+    classifier = make(model_storage, resource, execution_context)
     [message] = classifier.process(hashed_features([Message(data={TEXT: "thanks!"})]))
     assert not message.get(ENTITIES)
     assert message.get(EMOTION)

@@ -336,6 +336,30 @@ def test_persist_and_load_give_the_same_cleaning(
     assert saved["regex_patterns"] == ["[A-Z]\\d{4}"]
 
 
+def test_rasa_finetune_keeps_what_the_previous_model_learned(
+    noise_filter: NoiseFilter,
+    model_storage: ModelStorage,
+    resource: Resource,
+    execution_context: ExecutionContext,
+) -> None:
+    """`rasa train --finetune` loads, then trains on the new data: klarna (only in the old
+    data) is still a domain word, and the new data's words are learned too."""
+    import dataclasses
+
+    finetuning = dataclasses.replace(execution_context, is_finetuning=True)
+    new_data = TrainingData([
+        Message(data={"text": text, "intent": "x"})
+        for text in ("track my zalando parcel", "where is the zalando order")
+    ])
+    loaded = NoiseFilter.load({}, model_storage, resource, finetuning)
+    loaded.train(new_data)
+    assert run(loaded, "pay with klarma").get("text") == "pay with klarna"
+    assert run(loaded, "track my zalanda parcel").get("text") == "track my zalando parcel"
+    retrained = NoiseFilter.load({}, model_storage, resource, execution_context)
+    retrained.train(new_data)
+    assert run(retrained, "pay with klarma").get("text") != "pay with klarna"
+
+
 def test_load_without_training_falls_back_to_english(
     model_storage: ModelStorage,
     resource: Resource,
