@@ -15,6 +15,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
+from rasa.nlu.selectors.response_selector import ResponseSelector
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -67,6 +68,7 @@ class NoiseFilterRestorer(GraphComponent):
         must_follow(
             execution_context, cls, EntityExtractorMixin,
             "Entities found after it would keep offsets into the cleaned text.",
+            unless=ResponseSelector,  # a DIET subclass that extracts no entities
         )
         return cls(resource)
 

@@ -4,16 +4,28 @@ Rasa builds one graph node per pipeline entry and names it after the entry and i
 (`run_WhitespaceTokenizer1`, `train_components.emotion_classifier.EmotionClassifier3`); every
 component's `create` receives the whole graph in its `ExecutionContext`. From the names the
 positions of the other components follow, so a component can check its neighbours when
-`rasa train` builds it (and again when a model loads) and say what to move where, instead of
-failing on the first message or silently doing nothing.
+`rasa train` builds it and say what to move where, instead of failing on the first message or
+silently doing nothing. When a model loads, the same finding is a warning: a model trained
+before these checks existed must still serve.
 """
-from typing import List, Optional, Text, Tuple, Type
+import logging
+from typing import List, Optional, Text, Tuple, Type, Union
 
 from rasa.core.policies.policy import Policy
 from rasa.engine.graph import ExecutionContext
 from rasa.shared.exceptions import InvalidConfigException
 
+logger = logging.getLogger(__name__)
+
 _GRAPH_PREFIXES = ("train_", "run_")
+Types = Union[Type, Tuple[Type, ...]]
+
+
+def _complain(context: ExecutionContext, message: Text) -> None:
+    """Stop `rasa train`; when a trained model loads (no train_ nodes), warn instead."""
+    if any(name.startswith("train_") for name in context.graph_schema.nodes):
+        raise InvalidConfigException(message)
+    logger.warning(message)
 
 
 def pipeline_positions(context: ExecutionContext) -> Optional[List[Tuple[int, Type]]]:
@@ -36,41 +48,49 @@ def _own_position(context: ExecutionContext, cls: Type) -> int:
     return int(context.node_name.rpartition(cls.__name__)[2])
 
 
-def must_precede(context: ExecutionContext, cls: Type, others: Type, why: Text) -> None:
-    """Raise unless `cls` comes before every component of type `others`."""
+def must_precede(
+    context: ExecutionContext, cls: Type, others: Types, why: Text, unless: Types = ()
+) -> None:
+    """Complain unless `cls` comes before every component of type `others` (but `unless`)."""
     positions = pipeline_positions(context)
     if positions is None:
         return
     own = _own_position(context, cls)
     for position, other in positions:
-        if position < own and issubclass(other, others) and other is not cls:
-            raise InvalidConfigException(
+        if position < own and _is(other, others, unless) and other is not cls:
+            return _complain(context,
                 f"{cls.__name__} is at position {own + 1} of the pipeline, after "
                 f"{other.__name__} (position {position + 1}). {why} Move it above "
                 f"{other.__name__} in config.yml."
             )
 
 
-def must_follow(context: ExecutionContext, cls: Type, others: Type, why: Text) -> None:
-    """Raise unless `cls` comes after every component of type `others`."""
+def must_follow(
+    context: ExecutionContext, cls: Type, others: Types, why: Text, unless: Types = ()
+) -> None:
+    """Complain unless `cls` comes after every component of type `others` (but `unless`)."""
     positions = pipeline_positions(context)
     if positions is None:
         return
     own = _own_position(context, cls)
     for position, other in positions:
-        if position > own and issubclass(other, others) and other is not cls:
-            raise InvalidConfigException(
+        if position > own and _is(other, others, unless) and other is not cls:
+            return _complain(context,
                 f"{cls.__name__} is at position {own + 1} of the pipeline, before "
                 f"{other.__name__} (position {position + 1}). {why} Move it below "
                 f"{other.__name__} in config.yml."
             )
 
 
-def needs_earlier(context: ExecutionContext, cls: Type, needed: Type, why: Text) -> None:
-    """Raise unless some component of type `needed` comes before `cls`."""
+def needs_earlier(context: ExecutionContext, cls: Type, needed: Types, why: Text) -> None:
+    """Complain unless some component of type `needed` comes before `cls`."""
     positions = pipeline_positions(context)
     if positions is None:
         return
     own = _own_position(context, cls)
     if not any(position < own and issubclass(other, needed) for position, other in positions):
-        raise InvalidConfigException(f"{cls.__name__} (position {own + 1} of the pipeline): {why}")
+        _complain(context, f"{cls.__name__} (position {own + 1} of the pipeline): {why}")
+
+
+def _is(cls: Type, kinds: Types, unless: Types) -> bool:
+    return issubclass(cls, kinds) and not (unless and issubclass(cls, unless))

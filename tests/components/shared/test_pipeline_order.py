@@ -35,18 +35,31 @@ def build(schema: GraphSchema, cls: type, tmp_path) -> None:
                LocalModelStorage(tmp_path), Resource(node_name), context)
 
 
-@pytest.mark.parametrize("graph", ["train", "predict"])
-def test_noise_filter_after_the_tokenizer_says_move_it_above(graph: Text, tmp_path) -> None:
-    schema = graphs([TOKENIZER, FILTER, LM, DIET])[graph]
+def test_noise_filter_after_the_tokenizer_says_move_it_above(tmp_path) -> None:
+    schema = graphs([TOKENIZER, FILTER, LM, DIET])["train"]
     with pytest.raises(InvalidConfigException, match="Move it above WhitespaceTokenizer"):
         build(schema, NoiseFilter, tmp_path)
 
 
-@pytest.mark.parametrize("graph", ["train", "predict"])
-def test_restorer_before_an_entity_extractor_says_move_it_below(graph: Text, tmp_path) -> None:
-    schema = graphs([FILTER, TOKENIZER, LM, RESTORER, DIET])[graph]
+def test_restorer_before_an_entity_extractor_says_move_it_below(tmp_path) -> None:
+    schema = graphs([FILTER, TOKENIZER, LM, RESTORER, DIET])["train"]
     with pytest.raises(InvalidConfigException, match="Move it below DIETClassifier"):
         build(schema, NoiseFilterRestorer, tmp_path)
+
+
+def test_a_trained_model_in_the_wrong_order_still_loads_with_a_warning(
+    tmp_path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Models trained before the check existed must serve; the log says what to move."""
+    schema = graphs([FILTER, TOKENIZER, LM, RESTORER, DIET])["predict"]
+    build(schema, NoiseFilterRestorer, tmp_path)
+    assert "Move it below DIETClassifier" in caplog.text
+
+
+def test_the_response_selector_may_come_after_the_restorer(tmp_path) -> None:
+    """It is a DIET subclass (an entity extractor by class) but extracts no entities."""
+    schema = graphs([FILTER, TOKENIZER, LM, DIET, RESTORER, {"name": "ResponseSelector"}])["train"]
+    build(schema, NoiseFilterRestorer, tmp_path)
 
 
 def test_emotion_classifier_without_dense_features_names_the_featurizer(tmp_path) -> None:
