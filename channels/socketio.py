@@ -58,7 +58,7 @@ class PersistentSocketIOInput(SocketIOInput):
         rate = RateLimiter(self.limits.messages_per_minute)
 
         @sio.on("session_request", namespace=self.namespace)
-        async def session_request(sid: Text, data: Optional[Dict]) -> None:
+        async def session_request(sid: Text, data: Optional[Dict] = None) -> None:
             requested = data.get("session_id") if isinstance(data, dict) else None
             # An id that cannot be stored (NUL, over 255 characters, not text) gets a fresh one.
             session_id = clean_conversation_id(requested) or uuid.uuid4().hex
@@ -70,7 +70,7 @@ class PersistentSocketIOInput(SocketIOInput):
             logger.debug(f"Socket {sid} joined conversation {session_id}.")
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
-        async def handle_message(sid: Text, data: Any) -> None:
+        async def handle_message(sid: Text, data: Any = None) -> None:
             output = SocketIOOutput(sio, self.bot_message_evt)
             data = data if isinstance(data, dict) else {}
             if self.session_persistence:

@@ -120,3 +120,19 @@ def test_socketio_rate_limit_and_packet_size() -> None:
         return channel.sio.eio.max_http_buffer_size
 
     assert asyncio.run(build()) == 8192
+
+
+def test_socketio_events_without_data_do_not_raise() -> None:
+    """A client may emit `user_uttered` or `session_request` with no argument at all (the fuzz run
+    found Rasa's signature raising TypeError: no acknowledgement, an error in the log)."""
+    channel = PersistentSocketIOInput.from_credentials({"session_persistence": True})
+
+    async def exchange() -> None:
+        channel.blueprint(lambda message: asyncio.sleep(0))
+        sio = channel.sio
+        sio.eio.send = sio.eio.send_packet = lambda *args: asyncio.sleep(0)
+        sid = await sio.manager.connect("eio-2", "/")
+        await sio.handlers["/"]["session_request"](sid)
+        await sio.handlers["/"]["user_uttered"](sid)
+
+    asyncio.run(exchange())

@@ -47,19 +47,39 @@ def action_server(actions_url: Text, body: bytes, session: Optional[requests.Ses
 class SocketIOTarget:
     """One socket.io client in one conversation, as the web chat page connects."""
 
-    def __init__(self, base_url: Text) -> None:
+    def __init__(self, base_url: Text, max_packet_bytes: int = 64 * 1024) -> None:
+        self.base_url = base_url
+        self.max_packet_bytes = max_packet_bytes
+        self.session_id = f"fuzz-{uuid.uuid4().hex}"
+        self.client = self._connect()
+
+    def _connect(self) -> Any:
         import socketio
 
-        self.client = socketio.Client(reconnection=False)
-        self.session_id = f"fuzz-{uuid.uuid4().hex}"
-        self.client.connect(base_url, transports=["polling"], socketio_path="/socket.io")
-        self.client.call("session_request", {"session_id": self.session_id}, timeout=TIMEOUT)
+        client = socketio.Client(reconnection=False)
+        client.connect(self.base_url, transports=["polling"], socketio_path="/socket.io")
+        client.call("session_request", {"session_id": self.session_id}, timeout=TIMEOUT)
+        return client
 
     def send(self, payload: Any) -> int:
+        """200 when the server acknowledged the event; 413 when the packet was over the size
+        limit, the server dropped it and a new connection to the same conversation works."""
         if isinstance(payload, dict) and "session_id" not in payload:
             payload = {**payload, "session_id": self.session_id}
+        payload = _json_safe(payload)
+        if len(json.dumps(payload)) + 64 > self.max_packet_bytes:
+            try:
+                self.client.call("user_uttered", payload, timeout=10)
+            except Exception:  # dropped by Engine.IO, as configured
+                pass
+            self.client.disconnect()
+            try:
+                self.client = self._connect()
+            except Exception as error:
+                raise EntryPointFailed(f"socket.io: no new connection after a big packet: {error}") from error
+            return 413
         try:
-            self.client.call("user_uttered", _json_safe(payload), timeout=TIMEOUT)
+            self.client.call("user_uttered", payload, timeout=TIMEOUT)
         except Exception as error:  # socketio.exceptions.TimeoutError, disconnects
             raise EntryPointFailed(f"socket.io: {type(error).__name__}: {error}") from error
         if not self.client.connected:

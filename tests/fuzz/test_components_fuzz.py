@@ -24,12 +24,8 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from components.noise_filter import NoiseFilter, NoiseFilterRestorer
 from tests.components.emotion_classifier.test_component import TINY, hashed_features, make
 from tests.components.noise_filter.test_component import build as build_noise_filter
-from tests.components.test_compiled_lm_featurizer import (  # noqa: F401  (module fixture)
-    featurize,
-    featurizer,
-    tiny_bert,
-)
-from tests.components.test_compiled_lm_featurizer import CompiledLanguageModelFeaturizer
+from components.compiled_lm_featurizer import CompiledLanguageModelFeaturizer
+from tests.components.test_compiled_lm_featurizer import featurize, featurizer
 from tests.fuzz.inputs import texts as all_texts
 
 def texts(max_size: int = 300) -> st.SearchStrategy[Text]:
@@ -121,7 +117,7 @@ def test_emotion_classifier_process(emotion_classifier: Any, text: Text) -> None
 
 
 @pytest.fixture(scope="module")
-def compiled(tiny_bert: Text) -> CompiledLanguageModelFeaturizer:  # noqa: F811
+def compiled(tiny_bert: Text) -> CompiledLanguageModelFeaturizer:
     return featurizer(CompiledLanguageModelFeaturizer, tiny_bert)
 
 

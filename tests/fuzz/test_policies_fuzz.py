@@ -34,7 +34,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from components.bert_context_policy import BertContextPolicy
 from components.decision_tree_policy import DecisionTreePolicy
 from tests.checks.policy_contract import DOMAIN_YAML, STORIES_YAML
-from tests.components.bert_context_policy.test_policy import TINY_SETTINGS, write_tiny_bert
+from tests.components.bert_context_policy.test_policy import TINY_SETTINGS
 from tests.fuzz.inputs import json_values, texts
 
 SHORT = settings(
@@ -56,13 +56,12 @@ def domain(workdir: Path) -> Domain:
 
 
 @pytest.fixture(scope="module")
-def policies(workdir: Path, domain: Domain) -> Dict[Text, Policy]:
+def policies(workdir: Path, domain: Domain, tiny_bert: Text) -> Dict[Text, Policy]:
     (workdir / "stories.yml").write_text(STORIES_YAML)
     trackers = load_data(str(workdir / "stories.yml"), domain, augmentation_factor=0)
     (workdir / "storage").mkdir()
     storage = LocalModelStorage(workdir / "storage")
     context = ExecutionContext(GraphSchema({}), model_id="fuzz")
-    tiny_bert = write_tiny_bert(workdir / "tiny_bert")
     settings_by_class: List[Tuple[Type[Policy], Dict[Text, Any]]] = [
         (RulePolicy, {}),
         (DecisionTreePolicy, {"max_history": 5}),
