@@ -35,7 +35,7 @@ def texts(max_size: int = 300) -> st.SearchStrategy[Text]:
 
 
 SHORT = settings(
-    max_examples=60, deadline=None, database=None,
+    max_examples=30, deadline=None, database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                            HealthCheck.function_scoped_fixture],
 )
@@ -97,7 +97,7 @@ def test_noise_filter_restorer_process(
         for start, end in spans
     ]
     message.set(ENTITIES, entities)
-    [restored] = NoiseFilterRestorer().process([message])
+    [restored] = NoiseFilterRestorer(Resource("fuzz_restorer")).process([message])
     assert restored.get(TEXT) == text or restored.get(TEXT) == cleaned
     storable(restored)
 
@@ -130,7 +130,7 @@ def test_compiled_featurizer_process(compiled: CompiledLanguageModelFeaturizer, 
     assert sentence.features.shape[0] == 1
 
 
-@settings(SHORT, max_examples=20)
+@settings(SHORT, max_examples=15)
 @given(batch=st.lists(training_texts(), min_size=1, max_size=4))
 def test_compiled_featurizer_process_training_data(
     compiled: CompiledLanguageModelFeaturizer, batch: List[Text]

@@ -38,7 +38,7 @@ from tests.components.bert_context_policy.test_policy import TINY_SETTINGS
 from tests.fuzz.inputs import json_values, texts
 
 SHORT = settings(
-    max_examples=60, deadline=None, database=None,
+    max_examples=50, deadline=None, database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                            HealthCheck.function_scoped_fixture],
 )

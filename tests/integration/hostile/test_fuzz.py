@@ -15,6 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from tests.fuzz import inputs, targets
 from tests.integration.hostile.conftest import MESSAGES_PER_MINUTE, GuardedAssistant
 
+# Cases per entry point in `make test` (the full run: bench/fuzz.py, 10,000 each).
+CASES = {"rest": 200, "parse": 150, "actions": 200, "socketio": 100}
 ERROR_LINE = re.compile(r"Traceback \(most recent call last\)| ERROR |Exception in ")
 
 
@@ -44,7 +46,7 @@ def session() -> requests.Session:
     return requests.Session()
 
 
-@short(200)
+@short(CASES["rest"])
 @given(body=inputs.rest_bodies())
 def test_fuzz_rest_channel(
     guarded_assistant: GuardedAssistant, session: requests.Session, no_new_errors_in: None, body: bytes
@@ -52,7 +54,7 @@ def test_fuzz_rest_channel(
     assert targets.rest(guarded_assistant.url, body, session) in {200, 400, 413, 429}
 
 
-@short(200)
+@short(CASES["parse"])
 @given(text=inputs.texts())
 def test_fuzz_trained_pipeline_parse(
     guarded_assistant: GuardedAssistant, session: requests.Session, no_new_errors_in: None, text: str
@@ -61,7 +63,7 @@ def test_fuzz_trained_pipeline_parse(
     assert targets.parse(guarded_assistant.url, text, session) == 200
 
 
-@short(200)
+@short(CASES["actions"])
 @given(body=inputs.action_server_bodies())
 def test_fuzz_action_server(
     guarded_assistant: GuardedAssistant, session: requests.Session, no_new_errors_in: None, body: bytes
@@ -77,7 +79,7 @@ def socket_state() -> Iterator[Dict[str, Any]]:
         state["target"].close()
 
 
-@short(100)
+@short(CASES["socketio"])
 @given(payload=inputs.socketio_payloads())
 def test_fuzz_socketio_channel(
     guarded_assistant: GuardedAssistant, socket_state: Dict[str, Any], no_new_errors_in: None, payload: Any
