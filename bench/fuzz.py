@@ -139,10 +139,17 @@ def run_chunk(strategy: Any, send: Callable[[Any], int], stats: EntryPointStats,
     one()
 
 
+# What `rasa run` logs while the health check polls /status during the model load.
+STARTUP_NOISE = "No agent loaded"
+
+
 def log_errors(path: Path) -> List[Text]:
     if not path.exists():
         return []
-    return [line[:300] for line in path.read_text(errors="replace").splitlines() if ERROR_LINE.search(line)]
+    return [
+        line[:300] for line in path.read_text(errors="replace").splitlines()
+        if ERROR_LINE.search(line) and STARTUP_NOISE not in line
+    ]
 
 
 def markdown(report: Dict[Text, Any]) -> Text:
