@@ -17,15 +17,28 @@ of the machine it was trained on.
 For a BERT model in a local directory it also takes the weights from Rapport's per-process
 cache (`components.shared.encoder.load_pretrained`), the copy BertContextPolicy reads when frozen, so
 a server holds MiniLM once instead of twice.
+
+It also gives every message one sequence feature per token, which Rasa's featurizer does not: a
+token in which the language model's tokenizer finds no word piece (only whitespace, zero-width or
+control characters) gets no row, and an empty text gets no features at all. DIET and
+ResponseSelector then concatenate these features with the sparse ones (one row per token) and
+fail on exactly the messages a public chat receives: "", "   \t", and the emoji-only or
+symbol-only messages that NoiseFilter cleans to "" (issue 13). Here such a token is read as the
+tokenizer's unknown token and an empty text is featurized like any other; messages whose tokens
+all have word pieces get Rasa's features unchanged.
 """
 import os
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 import numpy as np
 import tensorflow as tf
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.nlu.constants import TOKENS_NAMES
 from rasa.nlu.featurizers.dense_featurizer.lm_featurizer import LanguageModelFeaturizer
+from rasa.nlu.tokenizers.tokenizer import Token
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
 
 from components.shared.encoder import (
     EncoderNotFoundError,
@@ -132,3 +145,18 @@ class CompiledLanguageModelFeaturizer(LanguageModelFeaturizer):
             tf.constant(np.asarray(padded_token_ids, dtype=np.int32)),
             tf.constant(np.asarray(batch_attention_mask, dtype=np.int32)),
         ).numpy()
+
+    def _lm_tokenize(self, text: Text) -> Tuple[List[int], List[Text]]:
+        """Word pieces of one token; the unknown token if there are none, so the token keeps its row."""
+        ids, strings = super()._lm_tokenize(text)
+        if ids:
+            return ids, strings
+        return [self.tokenizer.unk_token_id], [self.tokenizer.unk_token]
+
+    def _process_message(self, message: Message) -> Message:
+        """Rasa's, plus features for an empty text (the tokenizer still gives it one token)."""
+        tokens: Optional[List[Token]] = message.get(TOKENS_NAMES[TEXT])
+        if message.get(TEXT) == "" and tokens:
+            doc = self._get_docs_for_batch([message], attribute=TEXT, inference_mode=True)[0]
+            self._set_lm_features(doc, message, TEXT)
+        return super()._process_message(message)

@@ -30,6 +30,8 @@ def database_url(endpoints: Path) -> Text:
     from rasa.core.tracker_store import SQLTrackerStore
 
     config = (yaml.safe_load(endpoints.read_text()) or {}).get("tracker_store") or {}
+    # privacy.MaskingTrackerStore (docs/privacy.md) keeps the SQL store's settings under `store`.
+    config = config.get("store") or config
     if str(config.get("type", "")).lower() != "sql":
         raise SystemExit(f"{endpoints}: the tracker store is not of type SQL ({config.get('type')}).")
     keys = ("dialect", "host", "port", "db", "username", "password", "login_db", "query")

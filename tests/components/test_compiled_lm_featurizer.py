@@ -85,13 +85,9 @@ class TestCompiledFeaturizerChecks(NLUComponentChecks):
 
     def check_output(self, message: Message) -> None:
         sequence, sentence = message.get_dense_features(TEXT, [])
-        if not message.get(TEXT).strip():
-            # Rasa's LanguageModelFeaturizer: no token vectors, at most a sentence vector (as stock)
-            assert sequence is None or sequence.features.shape == (0, 32)
-            assert sentence is None or sentence.features.shape == (1, 32)
-            return
+        # One token vector per token, also for a text without word pieces (issue 13, below).
         assert sentence.features.shape == (1, 32)
-        assert sequence.features.shape[1] == 32
+        assert sequence.features.shape == (len(message.get("text_tokens")), 32)
 
 
 def test_no_weights_means_the_bundled_minilm_and_the_config_keeps_no_path() -> None:
@@ -117,3 +113,62 @@ def test_model_name_or_path_is_another_name_for_model_weights(tiny_bert: Text) -
     )
     assert component.model_weights == tiny_bert
     assert dense(featurize(component, ["hello"])[0])[1].shape[-1] == 32
+
+
+# Issue 13: texts in which the language model's tokenizer finds no word piece. Rasa's featurizer
+# gives such a token no sequence row (and an empty text no features at all), so DIET, which joins
+# these rows with the sparse ones (one per token), failed on every one of them.
+NO_WORD_PIECES = ["", "   \t", "\u200b", "\x00\x01", "hello \u200b there", "😀" * 30]
+
+
+def sequence_rows(message: Message) -> int:
+    sequence, _ = message.get_dense_features(TEXT, [])
+    return sequence.features.shape[0]
+
+
+@pytest.mark.parametrize("text", NO_WORD_PIECES)
+def test_issue13_one_sequence_feature_per_token_for_text_without_word_pieces(
+    compiled: LanguageModelFeaturizer, text: Text
+) -> None:
+    [message] = featurize(compiled, [text])
+    assert sequence_rows(message) == len(message.get("text_tokens")) >= 1
+
+
+def test_issue13_stock_featurizer_leaves_those_tokens_without_features(tiny_bert: Text) -> None:
+    """The bug this subclass fixes is Rasa's: its rows do not match the tokens."""
+    stock = featurize(featurizer(LanguageModelFeaturizer, tiny_bert), ["", "   \t"])
+    assert stock[0].get_dense_features(TEXT, [])[0] is None
+    assert sequence_rows(stock[1]) == 0 != len(stock[1].get("text_tokens"))
+
+
+@pytest.mark.slow  # trains and loads a DIET: about 1.5 min on a busy 2-core machine
+def test_issue13_fast_loading_diet_parses_text_without_word_pieces(
+    compiled: LanguageModelFeaturizer, tmp_path: Path
+) -> None:
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import (
+        CountVectorsFeaturizer,
+    )
+    from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
+
+    from components.fast_loading_diet import FastLoadingDIETClassifier
+    from tests.components.test_fast_loading_diet import NLU
+
+    storage = LocalModelStorage(tmp_path)
+    context = ExecutionContext(GraphSchema({}), model_id="issue13")
+    data = RasaYAMLReader().reads(NLU)
+    WhitespaceTokenizer(WhitespaceTokenizer.get_default_config()).process_training_data(data)
+    compiled.process_training_data(data)
+    counts = CountVectorsFeaturizer.create(
+        CountVectorsFeaturizer.get_default_config(), storage, Resource("counts"), context
+    )
+    counts.train(data)
+    counts.process_training_data(data)
+    config = {**FastLoadingDIETClassifier.get_default_config(), "epochs": 1}
+    FastLoadingDIETClassifier.create(config, storage, Resource("diet"), context).train(data)
+    diet = FastLoadingDIETClassifier.load(config, storage, Resource("diet"), context)
+
+    messages = counts.process(featurize(compiled, NO_WORD_PIECES))
+    for message in diet.process(messages):
+        assert message.get("intent")["name"] in {"check_order_status", "cancel_order", "greet"}

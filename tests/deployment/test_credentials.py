@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
+from rasa.core.channels.rest import RestInput
 from rasa.core.channels.slack import SlackInput
 from rasa.core.channels.socketio import SocketIOInput
 from rasa.core.channels.telegram import TelegramInput
@@ -23,7 +24,9 @@ def uncommented(text: str) -> str:
 
 def test_rest_and_socketio_are_open_with_session_persistence() -> None:
     channels = {type(c).__name__: c for c in create_http_input_channels(None, str(CREDENTIALS))}
-    assert set(channels) == {"RestInput", "PersistentSocketIOInput"}
+    assert set(channels) == {"LimitedRestInput", "PersistentSocketIOInput"}
+    assert isinstance(channels["LimitedRestInput"], RestInput)
+    assert channels["LimitedRestInput"].name() == "rest"  # same URL: /webhooks/rest/webhook
     socketio = channels["PersistentSocketIOInput"]
     assert isinstance(socketio, SocketIOInput)
     assert socketio.session_persistence is True

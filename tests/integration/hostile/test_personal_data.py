@@ -1,0 +1,78 @@
+"""A conversation with a card number, an e-mail address and a phone number, through the real
+REST channel, tracker store (SQLite file), RabbitMQ queue and logs: none of them is kept
+anywhere, and the order lookup in the same conversation still answers."""
+import json
+import re
+import time
+import urllib.parse
+import uuid
+from typing import Any, List, Text
+
+import requests
+
+from tests.integration.hostile.conftest import GuardedAssistant
+
+CARD = "4111 1111 1111 1111"
+EMAIL = "jane.doe@example.com"
+PHONE = "+44 20 7946 0958"
+# Every digit sequence of the card (whole, grouped, and each group of four), the e-mail's parts,
+# the phone number's digits.
+FORBIDDEN = [
+    "4111111111111111", "4111 1111", "1111 1111", "4111-1111", "jane.doe", "example.com",
+    "7946", "0958", "2079460958",
+]
+
+
+def say(assistant: GuardedAssistant, sender: Text, text: Text) -> List[Any]:
+    reply = requests.post(
+        f"{assistant.url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=300
+    )
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+def leaks(text: Text) -> List[Text]:
+    found = [secret for secret in FORBIDDEN if secret in text]
+    # "1111" alone: a four-digit group of the card, not part of a longer token.
+    if re.search(r"(?<![0-9A-Za-z])1111(?![0-9A-Za-z])", text):
+        found.append("1111")
+    return found
+
+
+def test_card_email_and_phone_are_stored_published_and_logged_masked(
+    guarded_assistant: GuardedAssistant,
+) -> None:
+    assistant, sender = guarded_assistant, f"privacy-{uuid.uuid4().hex[:8]}"
+    replies = say(assistant, sender, f"where is my order A1001? I paid with my card {CARD}")
+    answer = " ".join(r.get("text", "") for r in replies)
+    assert "A1001" in answer and "shipped" in answer.lower(), answer
+    say(assistant, sender, f"you can email me at {EMAIL} or call {PHONE}")
+
+    api = requests.get(
+        f"{assistant.url}/conversations/{urllib.parse.quote(sender)}/tracker", timeout=60
+    ).json()
+    stored_texts = [e.get("text") for e in api["events"] if e["event"] == "user"]
+    assert len(stored_texts) == 2 and "[CARD]" in stored_texts[0]
+    assert "[EMAIL]" in stored_texts[1] and "[PHONE]" in stored_texts[1]
+    assert "A1001" in stored_texts[0]  # an order id is not personal data
+
+    database = assistant.tracker_db.read_bytes().decode("utf-8", errors="replace")
+    assert sender in database
+    published = wait_for_published(assistant, sender, minimum=2)
+    logs = assistant.rasa_log.read_text(errors="replace") + assistant.actions_log.read_text(errors="replace")
+    for where, content in [("HTTP API tracker", json.dumps(api)), ("tracker database", database),
+                           ("RabbitMQ queue", published), ("logs", logs)]:
+        assert leaks(content) == [], f"{where} holds {leaks(content)}"
+
+
+def wait_for_published(assistant: GuardedAssistant, sender: Text, minimum: int) -> Text:
+    """The queue's events of this conversation, polled until `minimum` user events arrived."""
+    collected: List[Text] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        collected += [body.decode("utf-8", errors="replace") for body in assistant.published_events()]
+        mine = [json.loads(body) for body in collected if sender in body]
+        if sum(1 for event in mine if event.get("event") == "user") >= minimum:
+            return "\n".join(collected)
+        time.sleep(0.5)
+    raise AssertionError(f"the broker got {len(collected)} events, not {minimum} user events of {sender}")
