@@ -23,7 +23,8 @@ def uncommented(text: str) -> str:
 
 def test_rest_and_socketio_are_open_with_session_persistence() -> None:
     channels = {type(c).__name__: c for c in create_http_input_channels(None, str(CREDENTIALS))}
-    assert set(channels) == {"RestInput", "PersistentSocketIOInput"}
+    assert set(channels) == {"IdempotentRestInput", "PersistentSocketIOInput"}
+    assert channels["IdempotentRestInput"].name() == "rest"  # URL /webhooks/rest/webhook
     socketio = channels["PersistentSocketIOInput"]
     assert isinstance(socketio, SocketIOInput)
     assert socketio.session_persistence is True
