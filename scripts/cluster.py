@@ -285,6 +285,23 @@ class Cluster:
         self.stop()
 
 
+def watch(cluster: Cluster) -> None:
+    """Like a container platform: start a replica or action server again when it died; stop all
+    when the load balancer did."""
+    if cluster.balancer.process.poll() is not None:
+        print(f"HAProxy stopped (see {cluster.balancer.log}); stopping everything.", flush=True)
+        raise SystemExit(1)
+    for i, server in enumerate(cluster.action_servers):
+        if server.process.poll() is not None:
+            print(f"actions-{i} exited ({server.process.returncode}); starting it again.", flush=True)
+            cluster.restart_action_server(i)
+    for i, server in enumerate(cluster.replicas):
+        if server.process.poll() is not None:
+            print(f"rasa-{i} exited ({server.process.returncode}); starting it again.", flush=True)
+            cluster.restart_replica(i)
+            print(f"rasa-{i} is back.", flush=True)
+
+
 def _raise_keyboard_interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 
@@ -311,13 +328,7 @@ def main(argv: Optional[List[Text]] = None) -> None:
         print(f"API token: {settings.api_token}", flush=True)
         print("Ctrl-C stops everything.", flush=True)
         while True:
-            for name, server in [("haproxy", cluster.balancer)] + [
-                (f"rasa-{i}", r) for i, r in enumerate(cluster.replicas)
-            ] + [(f"actions-{i}", a) for i, a in enumerate(cluster.action_servers)]:
-                if server.process.poll() is not None:
-                    print(f"{name} stopped (exit code {server.process.returncode}; see "
-                          f"{server.log}); stopping everything.", flush=True)
-                    raise SystemExit(1)
+            watch(cluster)
             time.sleep(1)
     except KeyboardInterrupt:
         print("Stopping ...", flush=True)
