@@ -72,6 +72,7 @@ class Settings:
     rabbitmq_password: Text = "guest"
     exchange: Text = "rasa-exchange"
     queue: Text = "rapport-events"
+    credentials: Path = CREDENTIALS
     lock_lifetime: int = 10  # TICKET_LOCK_LIFETIME: how long a dead replica's lock blocks
     action_timeout: float = 10.0  # RAPPORT_ACTION_TIMEOUT (channels/action_outage.py)
     api_token: Text = field(default_factory=lambda: os.environ.get("RASA_TOKEN") or secrets.token_hex(16))
@@ -205,7 +206,7 @@ class Cluster:
         args = [str(BIN / "rasa"), "run", "-m", str(self.s.model), "--enable-api",
                 "--auth-token", self.s.api_token, "--port", str(self.rasa_ports[i]),
                 "--interface", "127.0.0.1", "--endpoints", str(ENDPOINTS),
-                "--credentials", str(CREDENTIALS), "--cors", "*"]
+                "--credentials", str(self.s.credentials), "--cors", "*"]
         return Server(args, self.environment(), self.s.workdir / f"rasa-{i}.log")
 
     def _action_server(self, i: int) -> Server:
