@@ -29,11 +29,12 @@ import re
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
+from typing import Any, Callable, Dict, List, Optional, Text, Tuple
 
 import aio_pika
 import aiohttp
@@ -98,7 +99,7 @@ class Load:
         self.send_ids = send_ids
         self.phase = "steady"
         self.replies: List[Reply] = []
-        self.stop = asyncio.Event()
+        self.finished = threading.Event()  # every client stopped
         self.progress: Optional[tqdm] = None
 
     async def send(self, session: aiohttp.ClientSession, reply: Reply) -> Reply:
@@ -176,22 +177,26 @@ def faults_for(cluster: Cluster, postgres: PrivatePostgres, redis_server: Privat
     return [every[name] for name in which]
 
 
-async def inject_faults(load: Load, faults: List[Fault], steady: int, after: int) -> None:
-    """Steady load first, then each fault in turn, each followed by `after` messages."""
-    async def wait_for_messages(phase: Text, count: int) -> None:
-        while load.sent_in_phase(phase) < count:
-            await asyncio.sleep(0.1)
+def inject_faults(load: Load, faults: List[Fault], steady: int, after: int) -> None:
+    """Steady load first, then each fault in turn, each followed by `after` messages.
 
-    await wait_for_messages("steady", steady)
+    Runs in the main thread while the load runs in another: a process started again here must be
+    started by a thread that outlives it (servers.py's PR_SET_PDEATHSIG fires when the starting
+    *thread* ends)."""
+    def wait_for_messages(phase: Text, count: int) -> None:
+        while load.sent_in_phase(phase) < count and not load.finished.is_set():
+            time.sleep(0.1)
+
+    wait_for_messages("steady", steady)
     for fault in faults:
         load.phase = f"{fault.name}: down"
         fault.started = time.monotonic()
-        await asyncio.to_thread(fault.inject)
-        await asyncio.sleep(fault.down_seconds)
-        await asyncio.to_thread(fault.restore)
+        fault.inject()
+        time.sleep(fault.down_seconds)
+        fault.restore()
         fault.restored = time.monotonic()
         load.phase = f"after {fault.name}"
-        await wait_for_messages(load.phase, after)
+        wait_for_messages(load.phase, after)
 
 
 def percentile(values: List[float], q: float) -> float:
@@ -357,60 +362,98 @@ def settings_for(model: Path, workdir: Path, postgres: PrivatePostgres, redis_se
     return settings
 
 
-def fault_run(model: Path, workdir: Path, messages: int, clients: int = 16, replicas: int = 2,
-              which: Optional[List[Text]] = None, stock: bool = False, steady: int = 0,
-              after: int = 0, show_progress: bool = True) -> Dict[Text, Any]:
-    """One fault-tolerance run on a fresh stack; returns the report (also used by the test)."""
-    which = which or ["replica kill -9", "action server kill -9", "PostgreSQL restart", "Redis restart"]
-    steady = steady or max(clients * 2, messages // (2 * (len(which) + 1)))
-    after = after or max(clients * 2, messages // (2 * (len(which) + 1)))
+@dataclass
+class Stack:
+    """A running cluster on its private PostgreSQL and Redis."""
+
+    cluster: Cluster
+    postgres: PrivatePostgres
+    redis: PrivateRedis
+    run_id: Text
+
+    def stop(self) -> None:
+        self.cluster.stop()
+        self.redis.stop()
+        self.postgres.stop()
+
+
+def start_stack(model: Path, workdir: Path, replicas: int, credentials: Optional[Path] = None) -> Stack:
+    """Private PostgreSQL and Redis, then the cluster on them, warmed up."""
     run_id = uuid.uuid4().hex[:8]
     postgres, redis_server = PrivatePostgres(), PrivateRedis(workdir / "redis")
     postgres.start()
     redis_server.start()
-    cluster = None
+    cluster = Cluster(settings_for(model, workdir, postgres, redis_server, replicas, run_id, credentials))
     try:
-        settings = settings_for(model, workdir, postgres, redis_server, replicas, run_id,
-                                stock_credentials(workdir) if stock else None)
-        cluster = Cluster(settings)
         cluster.start()
         asyncio.run(warm_up(cluster))
-        load = Load(cluster.url, run_id, clients, send_ids=True)
-        faults = faults_for(cluster, postgres, redis_server, which)
-
-        async def main() -> None:
-            load.progress = tqdm(total=messages, desc=("stock " if stock else "") + "messages",
-                                 disable=not show_progress, file=sys.stderr)
-            injector = asyncio.create_task(inject_faults(load, faults, steady, after))
-            await load.run(user_turns(), messages, keep_going=lambda: not injector.done())
-            await injector
-            load.progress.close()
-
-        started = time.monotonic()
-        asyncio.run(main())
-        elapsed = time.monotonic() - started
-        senders = sorted({r.sender for r in load.replies})
-        prefix = f"ft-{run_id}-"
-        time.sleep(2)  # let the replicas' broker connections publish what they hold
-        stored = tracker_events(postgres_url(settings, settings.tracker_db), prefix)
-        published = asyncio.run(broker_events(settings, prefix))
-        not_continued = asyncio.run(continue_every_conversation(cluster.url, senders, clients, True))
-        return {
-            "channel": "Rasa's rest (stock)" if stock else "channels.idempotent_rest (Rapport)",
-            "replicas": replicas, "clients": clients, "messages": len(load.replies),
-            "conversations": len(senders), "seconds": round(elapsed, 1),
-            "throughput_msg_s": round(len(load.replies) / elapsed, 2),
-            "integrity": integrity(load, stored, published),
-            "faults": [f.name for f in faults],
-            "conversations_not_continued": not_continued,
-            "phases": phase_table(load.replies),
-            "recovery": [recovery(load, f) for f in faults],
-        }
-    finally:
-        if cluster:
-            cluster.stop()
+    except BaseException:
+        cluster.stop()
         redis_server.stop()
         postgres.stop()
+        raise
+    return Stack(cluster, postgres, redis_server, run_id)
+
+
+DEFAULT_FAULTS = ["replica kill -9", "action server kill -9", "PostgreSQL restart", "Redis restart"]
+
+
+def run_faults(stack: Stack, messages: int, clients: int = 16, faults: Optional[List[Fault]] = None,
+               steady: int = 0, after: int = 0, stock: bool = False,
+               show_progress: bool = True) -> Dict[Text, Any]:
+    """Load with faults on a running stack, then read everything back; returns the report."""
+    cluster, settings = stack.cluster, stack.cluster.s
+    faults = faults if faults is not None else faults_for(cluster, stack.postgres, stack.redis, DEFAULT_FAULTS)
+    steady = steady or max(clients * 2, messages // (2 * (len(faults) + 1)))
+    after = after or max(clients * 2, messages // (2 * (len(faults) + 1)))
+    load = Load(cluster.url, stack.run_id, clients, send_ids=True)
+    faults_done = threading.Event()
+    load.progress = tqdm(total=messages, desc=("stock " if stock else "") + "messages",
+                         disable=not show_progress, file=sys.stderr)
+
+    def send_load() -> None:
+        try:
+            asyncio.run(load.run(user_turns(), messages, keep_going=lambda: not faults_done.is_set()))
+        finally:
+            load.finished.set()
+
+    started = time.monotonic()
+    sender = threading.Thread(target=send_load, name="load")
+    sender.start()
+    try:
+        inject_faults(load, faults, steady, after)
+    finally:
+        faults_done.set()
+        sender.join()
+    elapsed = time.monotonic() - started
+    load.progress.close()
+    senders = sorted({r.sender for r in load.replies})
+    prefix = f"ft-{stack.run_id}-"
+    time.sleep(2)  # let the replicas' broker connections publish what they hold
+    stored = tracker_events(postgres_url(settings, settings.tracker_db), prefix)
+    published = asyncio.run(broker_events(settings, prefix))
+    not_continued = asyncio.run(continue_every_conversation(cluster.url, senders, clients, True))
+    return {
+        "channel": "Rasa's rest (stock)" if stock else "channels.idempotent_rest (Rapport)",
+        "replicas": len(cluster.replicas), "clients": clients, "messages": len(load.replies),
+        "conversations": len(senders), "seconds": round(elapsed, 1),
+        "throughput_msg_s": round(len(load.replies) / elapsed, 2),
+        "faults": [f.name for f in faults],
+        "integrity": integrity(load, stored, published),
+        "conversations_not_continued": not_continued,
+        "phases": phase_table(load.replies),
+        "recovery": [recovery(load, f) for f in faults],
+    }
+
+
+def fault_run(model: Path, workdir: Path, messages: int, clients: int = 16, replicas: int = 2,
+              stock: bool = False, steady: int = 0, after: int = 0) -> Dict[Text, Any]:
+    """One fault-tolerance run on a fresh stack (all four faults)."""
+    stack = start_stack(model, workdir, replicas, stock_credentials(workdir) if stock else None)
+    try:
+        return run_faults(stack, messages, clients, steady=steady, after=after, stock=stock)
+    finally:
+        stack.stop()
 
 
 def cpu_seconds(pids: List[int]) -> float:
@@ -427,16 +470,9 @@ def cpu_seconds(pids: List[int]) -> float:
 def throughput_run(model: Path, workdir: Path, replicas: int, messages: int, clients: int = 16,
                    show_progress: bool = True) -> Dict[Text, Any]:
     """No faults: messages per second and CPU seconds per process kind over the measured window."""
-    run_id = uuid.uuid4().hex[:8]
-    postgres, redis_server = PrivatePostgres(), PrivateRedis(workdir / "redis")
-    postgres.start()
-    redis_server.start()
-    cluster = None
+    stack = start_stack(model, workdir, replicas)
+    cluster, postgres, run_id = stack.cluster, stack.postgres, stack.run_id
     try:
-        settings = settings_for(model, workdir, postgres, redis_server, replicas, run_id)
-        cluster = Cluster(settings)
-        cluster.start()
-        asyncio.run(warm_up(cluster))
         kinds = {
             "replicas": lambda: [p for r in cluster.replicas for p in group_members(r.pid)],
             "action_server": lambda: [p for a in cluster.action_servers for p in group_members(a.pid)],
@@ -464,10 +500,7 @@ def throughput_run(model: Path, workdir: Path, replicas: int, messages: int, cli
             "unanswered": sum(1 for r in load.replies if not r.ok),
         }
     finally:
-        if cluster:
-            cluster.stop()
-        redis_server.stop()
-        postgres.stop()
+        stack.stop()
 
 
 def markdown(report: Dict[Text, Any]) -> Text:
