@@ -161,6 +161,8 @@ class Fault:
     down_seconds: float = 0.0
     started: float = 0.0
     restored: float = 0.0
+    wall_started: float = 0.0  # time.time(), to place tracker events (their timestamps)
+    wall_restored: float = 0.0
 
 
 def faults_for(cluster: Cluster, postgres: PrivatePostgres, redis_server: PrivateRedis,
@@ -190,11 +192,11 @@ def inject_faults(load: Load, faults: List[Fault], steady: int, after: int) -> N
     wait_for_messages("steady", steady)
     for fault in faults:
         load.phase = f"{fault.name}: down"
-        fault.started = time.monotonic()
+        fault.started, fault.wall_started = time.monotonic(), time.time()
         fault.inject()
         time.sleep(fault.down_seconds)
         fault.restore()
-        fault.restored = time.monotonic()
+        fault.restored, fault.wall_restored = time.monotonic(), time.time()
         load.phase = f"after {fault.name}"
         wait_for_messages(load.phase, after)
 
@@ -316,8 +318,28 @@ def integrity(load: Load, stored: Dict[Text, List[Dict]], published: Dict[Text, 
     return counts
 
 
-async def continue_every_conversation(url: Text, senders: List[Text], clients: int, send_ids: bool) -> int:
-    """One more message in each conversation; the number that got no sensible answer."""
+def missing_by_phase(stored: Dict[Text, List[Dict]], published: Dict[Text, List[Dict]],
+                     faults: List[Fault]) -> Dict[Text, int]:
+    """Events in PostgreSQL but not in the broker, by the fault window their timestamp falls in."""
+    counts: Dict[Text, int] = {}
+    for sender, events in stored.items():
+        sent = {event_key(e) for e in published.get(sender, [])}
+        for event in events:
+            if event_key(event) in sent:
+                continue
+            at, phase = event.get("timestamp") or 0, "steady"
+            for fault in faults:
+                if at >= fault.wall_started:
+                    phase = f"{fault.name}: down" if at < fault.wall_restored else f"after {fault.name}"
+            counts[phase] = counts.get(phase, 0) + 1
+    return counts
+
+
+async def continue_every_conversation(url: Text, senders: List[Text], clients: int,
+                                      send_ids: bool) -> List[Dict[Text, Any]]:
+    """One more message in each conversation (the probe); those that got no answer at all.
+
+    Any reply counts: a conversation left in the middle of a form answers the form's question."""
     probe = Load(url, "probe", clients, send_ids)
     queue = list(senders)
 
@@ -329,7 +351,8 @@ async def continue_every_conversation(url: Text, senders: List[Text], clients: i
 
     async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session:
         await asyncio.gather(*(worker(session) for _ in range(clients)))
-    return sum(1 for r in probe.replies if not (r.ok and any("A1001" in (m.get("text") or "") for m in r.replies)))
+    return [{"sender": r.sender, "errors": r.errors[-3:], "replies": r.replies}
+            for r in probe.replies if not (r.ok and r.replies)]
 
 
 def stock_credentials(workdir: Path) -> Path:
@@ -431,8 +454,11 @@ def run_faults(stack: Stack, messages: int, clients: int = 16, faults: Optional[
     prefix = f"ft-{stack.run_id}-"
     time.sleep(2)  # let the replicas' broker connections publish what they hold
     stored = tracker_events(postgres_url(settings, settings.tracker_db), prefix)
-    published = asyncio.run(broker_events(settings, prefix))
+    probe_started = time.time()
     not_continued = asyncio.run(continue_every_conversation(cluster.url, senders, clients, True))
+    time.sleep(2)
+    published = {sender: [e for e in events if (e.get("timestamp") or 0) < probe_started]
+                 for sender, events in asyncio.run(broker_events(settings, prefix)).items()}
     return {
         "channel": "Rasa's rest (stock)" if stock else "channels.idempotent_rest (Rapport)",
         "replicas": len(cluster.replicas), "clients": clients, "messages": len(load.replies),
@@ -440,7 +466,11 @@ def run_faults(stack: Stack, messages: int, clients: int = 16, faults: Optional[
         "throughput_msg_s": round(len(load.replies) / elapsed, 2),
         "faults": [f.name for f in faults],
         "integrity": integrity(load, stored, published),
-        "conversations_not_continued": not_continued,
+        "conversations_not_continued": len(not_continued),
+        "not_continued_samples": not_continued[:5],
+        "missing_from_broker_by_phase": missing_by_phase(stored, published, faults),
+        "empty_reply_samples": [{"sender": r.sender, "text": r.text, "phase": r.phase, "attempts": r.attempts}
+                                for r in load.replies if r.ok and not r.replies][:10],
         "phases": phase_table(load.replies),
         "recovery": [recovery(load, f) for f in faults],
     }
