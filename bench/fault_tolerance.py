@@ -282,8 +282,10 @@ def event_key(event: Dict) -> Tuple:
     return (event.get("event"), event.get("timestamp"))
 
 
-def integrity(load: Load, stored: Dict[Text, List[Dict]], published: Dict[Text, List[Dict]]) -> Dict[Text, int]:
-    """What the client sent against what PostgreSQL and the broker hold."""
+def integrity(load: Load, stored: Dict[Text, List[Dict]], published: Dict[Text, List[Dict]],
+              reference: "Reference") -> Dict[Text, int]:
+    """What the client sent against what PostgreSQL and the broker hold. A turn without a reply
+    counts only where the healthy stack did reply (the reference pass)."""
     counts = dict(lost=0, duplicated=0, reordered=0, turns_without_reply=0, events_out_of_time_order=0,
                   missing_from_broker=0, duplicated_in_broker=0, broker_events_not_stored=0,
                   unanswered_by_client=0, empty_replies=0)
@@ -296,7 +298,8 @@ def integrity(load: Load, stored: Dict[Text, List[Dict]], published: Dict[Text, 
         stored_texts = [e.get("text") for e in events if e.get("event") == "user"]
         answered = [r.text for r in sorted(sent, key=lambda r: r.index) if r.ok]
         counts["unanswered_by_client"] += sum(1 for r in sent if not r.ok)
-        counts["empty_replies"] += sum(1 for r in sent if r.ok and not r.replies)
+        counts["empty_replies"] += sum(1 for r in sent if r.ok and not r.replies
+                                       and r.text not in reference.empty_texts)
         counts["lost"] += sum(1 for t in answered if t not in stored_texts)
         counts["duplicated"] += len(stored_texts) - len(set(stored_texts))
         first_seen = [t for i, t in enumerate(stored_texts) if t not in stored_texts[:i]]
@@ -308,7 +311,8 @@ def integrity(load: Load, stored: Dict[Text, List[Dict]], published: Dict[Text, 
             if event.get("event") == "user":
                 rest = events[i + 1:]
                 upto = next((j for j, e in enumerate(rest) if e.get("event") == "user"), len(rest))
-                if not any(e.get("event") == "bot" for e in rest[:upto]):
+                if not any(e.get("event") == "bot" for e in rest[:upto]) \
+                        and event.get("text") not in reference.empty_texts:
                     counts["turns_without_reply"] += 1
         stored_keys = [event_key(e) for e in events]
         published_keys = [event_key(e) for e in published.get(sender, [])]
@@ -316,6 +320,37 @@ def integrity(load: Load, stored: Dict[Text, List[Dict]], published: Dict[Text, 
         counts["duplicated_in_broker"] += len(published_keys) - len(set(published_keys))
         counts["broker_events_not_stored"] += len(set(published_keys) - set(stored_keys))
     return counts
+
+
+@dataclass
+class Reference:
+    """What the healthy stack answers, one conversation per story, before any load or fault:
+    turns it leaves without a reply (the demo model's own behaviour, not a fault's)."""
+
+    empty_texts: set
+    empty_probe_stories: set
+
+
+def story_of(sender: Text, stories: int) -> int:
+    return int(sender.rsplit("-", 1)[1]) % stories
+
+
+async def reference_pass(url: Text, run_id: Text, clients: int) -> Reference:
+    conversations = user_turns()
+    load = Load(url, f"ref-{run_id}", clients)
+    queue = list(enumerate(conversations))
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        while queue:
+            n, turns = queue.pop()
+            sender = f"ref-{run_id}-0-{n}"
+            await load.conversation(session, sender, turns + [PROBE_TEXT])
+
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session:
+        await asyncio.gather(*(worker(session) for _ in range(clients)))
+    empty = [r for r in load.replies if r.ok and not r.replies]
+    return Reference({r.text for r in empty if r.text != PROBE_TEXT},
+                     {story_of(r.sender, len(conversations)) for r in empty if r.text == PROBE_TEXT})
 
 
 def missing_by_phase(stored: Dict[Text, List[Dict]], published: Dict[Text, List[Dict]],
@@ -335,11 +370,10 @@ def missing_by_phase(stored: Dict[Text, List[Dict]], published: Dict[Text, List[
     return counts
 
 
-async def continue_every_conversation(url: Text, senders: List[Text], clients: int,
-                                      send_ids: bool) -> List[Dict[Text, Any]]:
-    """One more message in each conversation (the probe); those that got no answer at all.
-
-    Any reply counts: a conversation left in the middle of a form answers the form's question."""
+async def continue_every_conversation(url: Text, senders: List[Text], clients: int, send_ids: bool,
+                                      reference: Reference) -> List[Dict[Text, Any]]:
+    """One more message in each conversation (the probe); those that got no answer, or none
+    where the healthy stack answered the same story's probe."""
     probe = Load(url, "probe", clients, send_ids)
     queue = list(senders)
 
@@ -351,8 +385,9 @@ async def continue_every_conversation(url: Text, senders: List[Text], clients: i
 
     async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session:
         await asyncio.gather(*(worker(session) for _ in range(clients)))
-    return [{"sender": r.sender, "errors": r.errors[-3:], "replies": r.replies}
-            for r in probe.replies if not (r.ok and r.replies)]
+    stories = len(user_turns())
+    return [{"sender": r.sender, "errors": r.errors[-3:], "replies": r.replies} for r in probe.replies
+            if not r.ok or (not r.replies and story_of(r.sender, stories) not in reference.empty_probe_stories)]
 
 
 def stock_credentials(workdir: Path) -> Path:
@@ -429,6 +464,7 @@ def run_faults(stack: Stack, messages: int, clients: int = 16, faults: Optional[
     faults = faults if faults is not None else faults_for(cluster, stack.postgres, stack.redis, DEFAULT_FAULTS)
     steady = steady or max(clients * 2, messages // (2 * (len(faults) + 1)))
     after = after or max(clients * 2, messages // (2 * (len(faults) + 1)))
+    reference = asyncio.run(reference_pass(cluster.url, stack.run_id, clients))
     load = Load(cluster.url, stack.run_id, clients, send_ids=True)
     faults_done = threading.Event()
     load.progress = tqdm(total=messages, desc=("stock " if stock else "") + "messages",
@@ -455,7 +491,7 @@ def run_faults(stack: Stack, messages: int, clients: int = 16, faults: Optional[
     time.sleep(2)  # let the replicas' broker connections publish what they hold
     stored = tracker_events(postgres_url(settings, settings.tracker_db), prefix)
     probe_started = time.time()
-    not_continued = asyncio.run(continue_every_conversation(cluster.url, senders, clients, True))
+    not_continued = asyncio.run(continue_every_conversation(cluster.url, senders, clients, True, reference))
     time.sleep(2)
     published = {sender: [e for e in events if (e.get("timestamp") or 0) < probe_started]
                  for sender, events in asyncio.run(broker_events(settings, prefix)).items()}
@@ -465,7 +501,8 @@ def run_faults(stack: Stack, messages: int, clients: int = 16, faults: Optional[
         "conversations": len(senders), "seconds": round(elapsed, 1),
         "throughput_msg_s": round(len(load.replies) / elapsed, 2),
         "faults": [f.name for f in faults],
-        "integrity": integrity(load, stored, published),
+        "integrity": integrity(load, stored, published, reference),
+        "reference_turns_without_reply": sorted(reference.empty_texts),
         "conversations_not_continued": len(not_continued),
         "not_continued_samples": not_continued[:5],
         "missing_from_broker_by_phase": missing_by_phase(stored, published, faults),

@@ -17,8 +17,16 @@ failed, so a retry either runs the user's message a second time or is never made
   wrapped store directly, so a database outage is a 503 and the retry, once the database is
   back, continues the real conversation.
 
+- events in the broker before the reply: Rasa's Pika broker publishes in background tasks, so a
+  replica killed right after a turn loses that turn's events from the broker (they are in the
+  tracker store). The channel answers only once the broker has published (RabbitMQ confirmed)
+  what the replica handed it, and a replayed retry publishes its turn's events again: the broker
+  gets every stored event at least once (consumers deduplicate by sender, type and timestamp).
+  When the broker is down, Rasa keeps the events in memory and the turn still succeeds.
+
 Without a message id the channel behaves as Rasa's, except for the status codes above.
 """
+import asyncio
 import logging
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
@@ -26,7 +34,7 @@ from rasa.core.agent import Agent
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from rasa.core.tracker_store import FailSafeTrackerStore, TrackerStore
-from rasa.shared.core.events import BotUttered, UserUttered
+from rasa.shared.core.events import BotUttered, Event, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -68,6 +76,39 @@ def stored_replies(tracker: DialogueStateTracker, message_id: Text) -> Optional[
     return replies
 
 
+def turn_events(tracker: DialogueStateTracker, message_id: Text) -> List[Event]:
+    """The user message `message_id` and every event after it, up to the next user message."""
+    turn: List[Event] = []
+    for event in tracker.events:
+        if isinstance(event, UserUttered):
+            if turn:
+                break
+            if event.message_id == message_id:
+                turn.append(event)
+        elif turn:
+            turn.append(event)
+    return turn
+
+
+async def published(store: TrackerStore) -> None:
+    """Wait for the broker's publishing tasks of this replica (Rasa's PikaEventBroker keeps them
+    in `_background_tasks`; a publish that fails is kept in memory by the broker itself)."""
+    pending = list(getattr(store.event_broker, "_background_tasks", ()))
+    if pending:
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+async def publish_again(store: TrackerStore, tracker: DialogueStateTracker, message_id: Text) -> None:
+    """Hand a replayed turn's events to the broker again, as Rasa's tracker store does after a save."""
+    if store.event_broker is None:
+        return
+    for event in turn_events(tracker, message_id):
+        body = {"sender_id": tracker.sender_id}
+        body.update(event.as_dict())
+        store.event_broker.publish(body)
+    await published(store)
+
+
 def without_memory_fallback(agent: Agent) -> TrackerStore:
     """Make the agent's processor use the real tracker store, not Rasa's in-memory fallback."""
     store = agent.tracker_store
@@ -88,8 +129,10 @@ async def handle_once(agent: Agent, message: UserMessage, message_id: Optional[T
             if previous is not None:
                 logger.info("Message %s of %s was already processed: replaying its replies.",
                             message_id, message.sender_id)
+                await publish_again(store, tracker, message_id)
                 return previous
         await agent.processor.handle_message(message)
+        await published(store)
     return message.output_channel.messages
 
 

@@ -3,7 +3,7 @@ retry gets back (the whole channel runs against the real stack in tests/integrat
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from channels.idempotent_rest import message_id_of, stored_replies
+from channels.idempotent_rest import message_id_of, stored_replies, turn_events
 
 
 def test_message_id_comes_from_the_body_or_its_metadata() -> None:
@@ -47,3 +47,13 @@ def test_a_processed_message_without_replies_is_not_processed_again() -> None:
         UserUttered("hm", message_id="m1"), ActionExecuted("action_listen"),
     ])
     assert stored_replies(tracker, "m1") == []
+
+
+def test_a_replayed_turn_is_its_user_message_and_what_followed() -> None:
+    tracker = tracker_with_two_turns()
+    first = turn_events(tracker, "m1")
+    assert [type(e).__name__ for e in first] == [
+        "UserUttered", "SlotSet", "BotUttered", "BotUttered", "ActionExecuted"]
+    assert [type(e).__name__ for e in turn_events(tracker, "m2")] == [
+        "UserUttered", "BotUttered", "ActionExecuted"]
+    assert turn_events(tracker, "m3") == []
