@@ -282,6 +282,13 @@ def event_key(event: Dict) -> Tuple:
     return (event.get("event"), event.get("timestamp"))
 
 
+def healthy_silent_texts(load: Load) -> set:
+    """Texts left without a reply while nothing was down (steady or after a recovery): the demo's
+    behaviour in some states of the shared orders database (e.g. a form for an order that another
+    conversation has cancelled meanwhile), not a fault's."""
+    return {r.text for r in load.replies if r.ok and not r.replies and not r.phase.endswith(": down")}
+
+
 def integrity(load: Load, stored: Dict[Text, List[Dict]], published: Dict[Text, List[Dict]],
               reference: "Reference") -> Dict[Text, int]:
     """What the client sent against what PostgreSQL and the broker hold. A turn without a reply
@@ -289,6 +296,7 @@ def integrity(load: Load, stored: Dict[Text, List[Dict]], published: Dict[Text, 
     counts = dict(lost=0, duplicated=0, reordered=0, turns_without_reply=0, events_out_of_time_order=0,
                   missing_from_broker=0, duplicated_in_broker=0, broker_events_not_stored=0,
                   unanswered_by_client=0, empty_replies=0)
+    silent = reference.empty_texts | healthy_silent_texts(load)
     by_sender: Dict[Text, List[Reply]] = {}
     for reply in load.replies:
         by_sender.setdefault(reply.sender, []).append(reply)
@@ -299,7 +307,7 @@ def integrity(load: Load, stored: Dict[Text, List[Dict]], published: Dict[Text, 
         answered = [r.text for r in sorted(sent, key=lambda r: r.index) if r.ok]
         counts["unanswered_by_client"] += sum(1 for r in sent if not r.ok)
         counts["empty_replies"] += sum(1 for r in sent if r.ok and not r.replies
-                                       and r.text not in reference.empty_texts)
+                                       and r.text not in silent)
         counts["lost"] += sum(1 for t in answered if t not in stored_texts)
         counts["duplicated"] += len(stored_texts) - len(set(stored_texts))
         first_seen = [t for i, t in enumerate(stored_texts) if t not in stored_texts[:i]]
@@ -312,7 +320,7 @@ def integrity(load: Load, stored: Dict[Text, List[Dict]], published: Dict[Text, 
                 rest = events[i + 1:]
                 upto = next((j for j, e in enumerate(rest) if e.get("event") == "user"), len(rest))
                 if not any(e.get("event") == "bot" for e in rest[:upto]) \
-                        and event.get("text") not in reference.empty_texts:
+                        and event.get("text") not in silent:
                     counts["turns_without_reply"] += 1
         stored_keys = [event_key(e) for e in events]
         published_keys = [event_key(e) for e in published.get(sender, [])]
@@ -506,6 +514,11 @@ def run_faults(stack: Stack, messages: int, clients: int = 16, faults: Optional[
         "conversations_not_continued": len(not_continued),
         "not_continued_samples": not_continued[:5],
         "missing_from_broker_by_phase": missing_by_phase(stored, published, faults),
+        "missing_from_broker_samples": [
+            {"sender": sender, "event": e.get("event"), "timestamp": e.get("timestamp"), "text": e.get("text")}
+            for sender, events in stored.items()
+            for e in events if event_key(e) not in {event_key(p) for p in published.get(sender, [])}][:12],
+        "silent_texts_when_healthy": sorted(healthy_silent_texts(load)),
         "empty_reply_samples": [{"sender": r.sender, "text": r.text, "phase": r.phase, "attempts": r.attempts}
                                 for r in load.replies if r.ok and not r.replies][:10],
         "phases": phase_table(load.replies),
