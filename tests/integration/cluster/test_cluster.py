@@ -43,7 +43,7 @@ def test_a_conversation_continues_on_another_replica(stack: Stack) -> None:
     other replica, knows what the first one asked."""
     cluster, sender = stack.cluster, f"x-{uuid.uuid4().hex[:8]}"
     first = texts(say(cluster.replica_url(0), sender, "could you check where my order is"))
-    assert "order" in first.lower() and "A1" not in first  # it asks for the id
+    assert "order number" in first.lower()  # it asks for the id
     second = texts(say(cluster.replica_url(1), sender, "it's A1003"))
     assert "A1003" in second and "deliver" in second.lower()
     on_0, on_1 = user_events(stack, sender, 0), user_events(stack, sender, 1)
