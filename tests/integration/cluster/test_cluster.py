@@ -78,13 +78,13 @@ def test_no_message_is_lost_duplicated_or_reordered_through_faults(stack: Stack)
     restart = faults_for(cluster, stack.postgres, stack.redis,
                          ["action server kill -9", "PostgreSQL restart", "Redis restart"])
     kill = Fault("replica kill -9", lambda: cluster.kill_replica(1), lambda: None)
-    report = run_faults(stack, messages=240, clients=16, faults=[kill] + restart,
-                        steady=32, after=32, show_progress=False)
+    report = run_faults(stack, messages=160, clients=16, faults=[kill] + restart,
+                        steady=24, after=24, show_progress=False)
     counts = report["integrity"]
     for check in ("lost", "duplicated", "reordered", "unanswered_by_client", "turns_without_reply",
                   "events_out_of_time_order"):
         assert counts[check] == 0, (check, report)
     assert report["conversations_not_continued"] == 0, report
-    assert report["messages"] >= 240
+    assert report["messages"] >= 160
     apologies = [p for p in report["phases"] if p["phase"] == "action server kill -9: down"]
     assert apologies and apologies[0]["apologies"] > 0, report
