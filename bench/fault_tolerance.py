@@ -228,10 +228,12 @@ def phase_table(replies: List[Reply]) -> List[Dict[Text, Any]]:
 
 
 def recovery(load: Load, fault: Fault) -> Dict[Text, Any]:
-    """Fault -> the moment every conversation with a message sent after it had an answer."""
+    """Fault -> the moment every conversation that was going on when it struck (a message before
+    it, another at or after it) had an answer to a message sent at or after it."""
+    before = {r.sender for r in load.replies if r.sent < fault.started}
     first_answer: Dict[Text, float] = {}
     for reply in load.replies:
-        if reply.ok and reply.sent >= fault.started:
+        if reply.ok and reply.sent >= fault.started and reply.sender in before:
             first_answer[reply.sender] = min(first_answer.get(reply.sender, reply.done), reply.done)
     apologies = [r.latency for r in load.replies if any(m.get("text") == APOLOGY for m in r.replies)]
     return {
@@ -400,6 +402,7 @@ async def continue_every_conversation(url: Text, senders: List[Text], clients: i
 
 def stock_credentials(workdir: Path) -> Path:
     """Rasa's own REST channel only: the baseline."""
+    workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "credentials.stock.yml"
     path.write_text("rest:\n")
     return path
@@ -618,6 +621,8 @@ def main() -> None:
     parser.add_argument("--stock-messages", type=int, default=1000)
     parser.add_argument("--throughput", action="store_true", help="also measure 1, 2 and 4 replicas")
     parser.add_argument("--throughput-messages", type=int, default=600)
+    parser.add_argument("--parts", default="faults", help="comma-separated: faults (always with Rapport's "
+                        "channel), and with --stock/--throughput those; e.g. --parts none --throughput")
     parser.add_argument("--out", type=Path, default=RESULTS / "fault_tolerance")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
@@ -632,8 +637,10 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="fault-tolerance-") as work:
         work = Path(work)
-        report["fault_runs"].append(fault_run(args.model.resolve(), work / "rapport", args.messages, args.clients))
-        save()
+        if "faults" in args.parts.split(","):
+            report["fault_runs"].append(fault_run(args.model.resolve(), work / "rapport", args.messages,
+                                                  args.clients))
+            save()
         if args.stock:
             report["fault_runs"].append(fault_run(args.model.resolve(), work / "stock", args.stock_messages,
                                                   args.clients, stock=True))
