@@ -60,3 +60,13 @@ def test_an_action_server_that_never_answers_times_out_into_an_apology(
 def test_wrapper_is_installed_once() -> None:
     assert getattr(RemoteAction.run, "_rapport_outage", False)
     assert not getattr(RemoteAction.run.__wrapped__, "_rapport_outage", False)
+
+
+def test_the_domain_can_word_the_apology_itself() -> None:
+    domain = DOMAIN.merge(Domain.from_dict({"responses": {
+        action_outage.RESPONSE_NAME: [{"text": "Our order system is taking a break, back soon."}]}}))
+    tracker = DialogueStateTracker.from_events("erin", [UserUttered("where is my order A1001?")])
+    action = RemoteAction("action_order_status", EndpointConfig(url=f"http://127.0.0.1:{free_port()}/webhook"))
+    nlg = TemplatedNaturalLanguageGenerator(domain.responses)
+    events = asyncio.run(action.run(CollectingOutputChannel(), nlg, tracker, domain))
+    assert [e.text for e in events] == ["Our order system is taking a break, back soon."]
