@@ -56,7 +56,7 @@ demo: db train
 
 # --- checks ---------------------------------------------------------------------
 # The browser test needs Debian's Chromium; `browser` installs it once.
-test: install browser
+test: install browser services
 	$(PY) -m pytest
 
 # Daily work: unit and contract tests only (no training of the demo, no servers, no browser).
@@ -64,7 +64,7 @@ test-fast: install
 	$(PY) -m pytest -m "not integration and not slow and not browser"
 
 clean:
-	rm -rf models .rasa .pytest_cache actions.log rasa.log test-artifacts
+	rm -rf models .rasa .pytest_cache actions.log rasa.log test-artifacts cluster-logs
 
 # --- web chat (docs/deploy.md) ------------------------------------------------------
 RASA_PORT ?= 5005
@@ -88,3 +88,20 @@ webchat: db train
 # Debian's Chromium for the browser test (tests/integration/test_webchat_browser.py).
 browser:
 	bash scripts/install_browser.sh
+
+# --- the production stack (docs/deploy.md, "Scale out") --------------------------------
+REPLICAS ?= 2
+ACTION_SERVERS ?= 1
+CLUSTER_PORT ?= 5005
+
+.PHONY: cluster services
+
+# PostgreSQL, Redis, RabbitMQ (started if they do not answer) and HAProxy, from Debian's packages.
+services:
+	bash scripts/install_services.sh
+
+# N replicas + M action servers behind HAProxy on PostgreSQL/Redis/RabbitMQ (scripts/cluster.py);
+# prints the load balancer's URL and the API token when every replica is ready; Ctrl-C stops all.
+cluster: install services train
+	$(PY) -m scripts.cluster --model $(MODEL) --replicas $(REPLICAS) \
+	  --action-servers $(ACTION_SERVERS) --port $(CLUSTER_PORT) --logs cluster-logs

@@ -80,6 +80,21 @@ class LimitedRestInput(RestInput):
         """A refusal in the channel's reply format, so a chat window shows it as the bot's answer."""
         return response.json([{"recipient_id": sender_id, "text": text}], status=status)
 
+    async def respond(
+        self,
+        request: Request,
+        on_new_message: Callable[[UserMessage], Awaitable[None]],
+        message: UserMessage,
+    ) -> HTTPResponse:
+        """Process a message that passed every limit; the replies as Rasa's channel gives them."""
+        try:
+            await on_new_message(message)
+        except CancelledError:  # as Rasa's channel: the client went away or the turn timed out
+            logger.error("REST message of conversation %s timed out.", message.sender_id)
+        except Exception:  # as Rasa's channel: logged, and the client gets what was said so far
+            logger.exception("REST message of conversation %s failed.", message.sender_id)
+        return response.json(message.output_channel.messages)
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
         webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
 
@@ -115,15 +130,9 @@ class LimitedRestInput(RestInput):
                     self.stream_response(on_new_message, text, sender_id, input_channel, metadata),
                     content_type="text/event-stream",
                 )
-            collector = CollectingOutputChannel()
-            try:
-                await on_new_message(
-                    UserMessage(text, collector, sender_id, input_channel=input_channel, metadata=metadata)
-                )
-            except CancelledError:  # as Rasa's channel: the client went away or the turn timed out
-                logger.error("REST message of conversation %s timed out.", sender_id)
-            except Exception:  # as Rasa's channel: logged, and the client gets what was said so far
-                logger.exception("REST message of conversation %s failed.", sender_id)
-            return response.json(collector.messages)
+            return await self.respond(request, on_new_message, UserMessage(
+                text, CollectingOutputChannel(), sender_id, input_channel=input_channel,
+                metadata=metadata,
+            ))
 
         return webhook

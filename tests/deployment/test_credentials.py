@@ -12,6 +12,8 @@ from rasa.core.channels.telegram import TelegramInput
 from rasa.core.run import create_http_input_channels
 from rasa.shared.utils.io import read_config_file
 
+from channels.rest import LimitedRestInput
+
 REPO = Path(__file__).resolve().parents[2]
 CREDENTIALS = REPO / "credentials.yml"
 
@@ -24,9 +26,9 @@ def uncommented(text: str) -> str:
 
 def test_rest_and_socketio_are_open_with_session_persistence() -> None:
     channels = {type(c).__name__: c for c in create_http_input_channels(None, str(CREDENTIALS))}
-    assert set(channels) == {"LimitedRestInput", "PersistentSocketIOInput"}
-    assert isinstance(channels["LimitedRestInput"], RestInput)
-    assert channels["LimitedRestInput"].name() == "rest"  # same URL: /webhooks/rest/webhook
+    assert set(channels) == {"IdempotentRestInput", "PersistentSocketIOInput"}
+    assert isinstance(channels["IdempotentRestInput"], LimitedRestInput)
+    assert channels["IdempotentRestInput"].name() == "rest"  # same URL: /webhooks/rest/webhook
     socketio = channels["PersistentSocketIOInput"]
     assert isinstance(socketio, SocketIOInput)
     assert socketio.session_persistence is True

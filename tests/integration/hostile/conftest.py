@@ -98,7 +98,8 @@ def guarded_assistant(
     }
     (work / "endpoints.yml").write_text(yaml.safe_dump(endpoints))
     credentials = yaml.safe_load((REPO / "credentials.yml").read_text())
-    for channel in ("channels.rest.LimitedRestInput", "channels.socketio.PersistentSocketIOInput"):
+    for channel in ("channels.idempotent_rest.IdempotentRestInput",
+                    "channels.socketio.PersistentSocketIOInput"):
         credentials[channel]["messages_per_minute"] = MESSAGES_PER_MINUTE
     (work / "credentials.yml").write_text(yaml.safe_dump(credentials))
 
