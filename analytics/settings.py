@@ -1,0 +1,103 @@
+"""What the analytics service reads, where it writes, and its alert rules.
+
+Loaded from a YAML file (``analytics.yml`` at the project root, every key optional) and from
+environment variables for what differs per deployment or is secret; command-line flags win.
+"""
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Dict, Optional, Text, Tuple
+
+import yaml
+
+
+@dataclass(frozen=True)
+class SpikeRule:
+    """Alert when the share of ``emotions`` among an intent's messages in the last
+    ``current_minutes`` exceeds ``k`` times its share in the ``baseline_minutes`` before."""
+
+    emotions: Tuple[Text, ...] = ("anger", "disgust")
+    current_minutes: int = 5
+    baseline_minutes: int = 15
+    k: float = 3.0
+    min_count: int = 5  # messages about the intent in the current window
+    baseline_floor: float = 0.05  # a calm intent with no anger at all still needs this share x k
+    clear_minutes: int = 5  # calm minutes in a row that end an episode (and re-arm the alert)
+
+
+@dataclass(frozen=True)
+class StreakRule:
+    """Alert when a customer's last ``turns`` messages were all one of ``emotions`` and no
+    handoff happened since."""
+
+    emotions: Tuple[Text, ...] = ("anger",)
+    turns: int = 3
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    url: Text = "amqp://guest:guest@127.0.0.1:5672/"
+    exchange: Text = "rasa-exchange"  # Rasa's PikaEventBroker default
+    queue: Text = "rapport-analytics"  # our own durable queue, bound to the exchange
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: Text = "sqlite:///analytics.db"
+    broker: Optional[BrokerSettings] = None  # events from RabbitMQ when set...
+    tracker_store_url: Text = "sqlite:///trackers.db"  # ...else from Rasa's SQL tracker store
+    rasa_url: Text = "http://127.0.0.1:5005"  # transcripts, read through Rasa's HTTP API
+    rasa_token: Optional[Text] = None
+    webhook_url: Optional[Text] = None  # Slack incoming webhook
+    dashboard_url: Text = ""  # public address of the dashboard, for links in alerts
+    host: Text = "127.0.0.1"
+    port: int = 8090
+    batch_size: int = 500
+    poll_seconds: float = 0.5
+    handoff_actions: Tuple[Text, ...] = ("action_handoff",)
+    fallback_intents: Tuple[Text, ...] = ("nlu_fallback",)
+    fallback_actions: Tuple[Text, ...] = ("action_default_fallback",)
+    spike: SpikeRule = field(default_factory=SpikeRule)
+    streak: StreakRule = field(default_factory=StreakRule)
+
+
+ENVIRONMENT = {
+    "ANALYTICS_DATABASE_URL": "database_url",
+    "ANALYTICS_TRACKER_STORE_URL": "tracker_store_url",
+    "ANALYTICS_RASA_URL": "rasa_url",
+    "RASA_AUTH_TOKEN": "rasa_token",
+    "ANALYTICS_WEBHOOK_URL": "webhook_url",
+    "ANALYTICS_DASHBOARD_URL": "dashboard_url",
+}
+
+
+def _build(cls: type, values: Dict[Text, Any]) -> Any:
+    """A frozen dataclass from a mapping; unknown keys are an error, lists become tuples."""
+    names = {f.name for f in fields(cls)}
+    unknown = set(values) - names
+    if unknown:
+        raise ValueError(f"Unknown {cls.__name__} settings: {', '.join(sorted(unknown))}")
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+def from_mapping(values: Dict[Text, Any]) -> Settings:
+    values = dict(values or {})
+    nested = {"spike": SpikeRule, "streak": StreakRule, "broker": BrokerSettings}
+    for key, cls in nested.items():
+        if isinstance(values.get(key), dict):
+            values[key] = _build(cls, values[key])
+    return _build(Settings, values)
+
+
+def load(path: Optional[Path] = None, environ: Optional[Dict[Text, Text]] = None) -> Settings:
+    """Settings from the YAML file (if it exists), then the environment."""
+    environ = os.environ if environ is None else environ
+    values: Dict[Text, Any] = {}
+    if path and path.exists():
+        values = yaml.safe_load(path.read_text()) or {}
+    settings = from_mapping(values)
+    overrides = {attr: environ[var] for var, attr in ENVIRONMENT.items() if environ.get(var)}
+    if environ.get("ANALYTICS_BROKER_URL"):
+        overrides["broker"] = replace(settings.broker or BrokerSettings(),
+                                      url=environ["ANALYTICS_BROKER_URL"])
+    return replace(settings, **overrides)
