@@ -3,13 +3,16 @@
 Spike rule, for one intent at the close of minute m: ``current`` = the rule's emotions among
 the intent's messages in the last ``current_minutes`` (m included), ``baseline`` = the same
 share over the ``baseline_minutes`` before that (``baseline_floor`` when lower or empty). It
-fires when current > k x baseline with at least ``min_count`` messages, and not again until the
-episode ends: ``clear_minutes`` minutes in a row at or under the threshold it fired at.
+fires when current > k x baseline with at least ``min_count`` messages and the binomial tail
+P(at least that many | baseline) < ``max_p_value`` (a small intent fluctuates a lot by chance),
+and not again until the episode ends: ``clear_minutes`` minutes in a row at or under the threshold it fired at.
 """
 import datetime
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Text, Tuple
+
+from scipy.stats import binom
 
 from analytics.settings import SpikeRule
 
@@ -54,7 +57,8 @@ def check_spike(rule: SpikeRule, counts: Counts, minute: int, episode: Optional[
             return None, (None if calm >= rule.clear_minutes else Episode(episode.threshold, calm))
         return None, Episode(episode.threshold, 0)
     threshold = rule.k * baseline
-    if total >= rule.min_count and share > threshold:
+    if (total >= rule.min_count and share > threshold
+            and binom.sf(emotional - 1, total, baseline) < rule.max_p_value):
         return Spike(minute, share, baseline, total, threshold), Episode(threshold)
     return None, None
 

@@ -23,6 +23,9 @@ class SpikeRule:
     min_count: int = 5  # messages about the intent in the current window
     baseline_floor: float = 0.05  # a calm intent with no anger at all still needs this share x k
     clear_minutes: int = 5  # calm minutes in a row that end an episode (and re-arm the alert)
+    # ...and the rise must be unlikely by chance: P(at least that many | baseline) below this
+    # (binomial tail), or a small intent with 15 messages in the window alerts every few hours.
+    max_p_value: float = 0.0001
 
 
 @dataclass(frozen=True)

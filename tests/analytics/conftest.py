@@ -70,3 +70,75 @@ def webhook() -> Iterator[WebhookReceiver]:
     finally:
         receiver.server.shutdown()
         receiver.server.server_close()
+
+
+def write_tracker_events(url: Text, events: List[dict]) -> int:
+    """Rows in Rasa's own ``events`` table schema, as the SQL tracker store writes them;
+    returns the highest id."""
+    from rasa.core.tracker_store import SQLTrackerStore
+
+    table = SQLTrackerStore.SQLEvent.__table__
+    engine = sa.create_engine(url)
+    table.create(engine, checkfirst=True)
+    rows = [{
+        "sender_id": e["sender_id"], "type_name": e["event"], "timestamp": e["timestamp"],
+        "intent_name": (e.get("parse_data") or {}).get("intent", {}).get("name"),
+        "action_name": e.get("name"),
+        "data": json.dumps({k: v for k, v in e.items() if k != "sender_id"}),
+    } for e in events]
+    with engine.begin() as conn:
+        conn.execute(table.insert(), rows)
+        last = conn.execute(sa.select(sa.func.max(table.c.id))).scalar()
+    engine.dispose()
+    return last
+
+
+class RunningService:
+    """The analytics service on its own asyncio loop in a thread, on a free port."""
+
+    def __init__(self, settings) -> None:
+        import asyncio
+
+        from analytics.service import Service
+
+        self.settings = settings
+        self._ready = threading.Event()
+        self.error: List[BaseException] = []
+
+        def main() -> None:
+            async def run() -> None:
+                self.service = Service(settings)
+                self.loop = asyncio.get_running_loop()
+                task = asyncio.create_task(self.service.run())
+                while self.service.port is None and not task.done():
+                    await asyncio.sleep(0.02)
+                self._ready.set()
+                await task
+
+            try:
+                asyncio.run(run())
+            except BaseException as error:  # reported by stop()
+                self.error.append(error)
+                self._ready.set()
+
+        self.thread = threading.Thread(target=main, daemon=True)
+        self.thread.start()
+        assert self._ready.wait(30), "analytics service did not start"
+        assert not self.error, self.error
+        self.url = f"http://127.0.0.1:{self.service.port}"
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.service.stop.set)
+        self.thread.join(30)
+        assert not self.thread.is_alive()
+        assert not self.error, self.error
+
+
+def wait_until(predicate, timeout: float = 60, message: Text = "condition") -> None:
+    """Poll ``predicate`` until it is true; fail after ``timeout`` seconds (not a timing check)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {message}"
+        time.sleep(0.05)

@@ -76,3 +76,12 @@ def test_slack_message_has_labels_counts_and_the_link():
                             "share": None, "baseline": None}, "http://dash.example/")
     assert "`user 7` has been angry for 3 turns" in streak["text"]
     assert "<http://dash.example/#conversation=user%207|Open the dashboard>" in streak["text"]
+
+
+def test_a_small_intent_needs_a_rise_unlikely_by_chance():
+    counts = {m: (0, 3) for m in range(40)}
+    counts[30] = (3, 3)  # 3 of 15 in the window: 20% > 3 x 5%, but P(>=3 | 5%) = 0.036
+    rule = SpikeRule(min_count=5, max_p_value=0.0001)
+    assert run(rule, counts, range(20, 40))[0] == []
+    counts[31] = (3, 3)  # 6 of 15: P = 5e-5, below max_p_value 1e-4
+    assert [s.minute for s in run(rule, counts, range(20, 40))[0]] == [31]
