@@ -33,6 +33,10 @@ class Service:
         self.stop = asyncio.Event()
         self._alerts_waiting = asyncio.Event()
         self.port: Optional[int] = None
+        self.source = (
+            BrokerSource(settings.broker, self.aggregator, settings.batch_size) if settings.broker
+            else TrackerStoreSource(settings.tracker_store_url, self.aggregator,
+                                    settings.batch_size))
 
     def _on_batch(self, result: BatchResult) -> None:
         self.events.inc(result.counted)
@@ -42,14 +46,10 @@ class Service:
             self._alerts_waiting.set()
 
     async def _consume(self) -> None:
-        settings = self.settings
-        if settings.broker:
-            source = BrokerSource(settings.broker, self.aggregator, settings.batch_size)
-            await source.run(self._on_batch, self.stop)
+        if isinstance(self.source, BrokerSource):
+            await self.source.run(self._on_batch, self.stop)
         else:
-            source = TrackerStoreSource(settings.tracker_store_url, self.aggregator,
-                                        settings.batch_size)
-            await source.run(settings.poll_seconds, self._on_batch, self.stop)
+            await self.source.run(self.settings.poll_seconds, self._on_batch, self.stop)
 
     async def _notify(self) -> None:
         while not self.stop.is_set():

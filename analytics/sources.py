@@ -77,6 +77,7 @@ class BrokerSource:
         self.broker = broker
         self.aggregator = aggregator
         self.batch_size = batch_size
+        self.bound = False  # our queue is bound: from now on no event is missed
 
     async def run(self, on_batch: Callable[[BatchResult], None], stop: asyncio.Event) -> None:
         import aio_pika
@@ -91,6 +92,7 @@ class BrokerSource:
             await queue.bind(exchange, "")
             inbox: asyncio.Queue = asyncio.Queue()
             tag = await queue.consume(inbox.put)
+            self.bound = True
             logger.info("Consuming %s (queue %s, exchange %s)", self.broker.url.split("@")[-1],
                         self.broker.queue, self.broker.exchange)
             try:

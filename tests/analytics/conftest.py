@@ -96,7 +96,7 @@ def write_tracker_events(url: Text, events: List[dict]) -> int:
 class RunningService:
     """The analytics service on its own asyncio loop in a thread, on a free port."""
 
-    def __init__(self, settings) -> None:
+    def __init__(self, settings, prepare=None) -> None:
         import asyncio
 
         from analytics.service import Service
@@ -108,6 +108,8 @@ class RunningService:
         def main() -> None:
             async def run() -> None:
                 self.service = Service(settings)
+                if prepare:
+                    prepare(self.service)
                 self.loop = asyncio.get_running_loop()
                 task = asyncio.create_task(self.service.run())
                 while self.service.port is None and not task.done():
@@ -127,11 +129,12 @@ class RunningService:
         assert not self.error, self.error
         self.url = f"http://127.0.0.1:{self.service.port}"
 
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.service.stop.set)
+    def stop(self, expect_error: bool = False) -> None:
+        if self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self.service.stop.set)
         self.thread.join(30)
         assert not self.thread.is_alive()
-        assert not self.error, self.error
+        assert bool(self.error) == expect_error, self.error
 
 
 def wait_until(predicate, timeout: float = 60, message: Text = "condition") -> None:
