@@ -24,7 +24,7 @@ def uncommented(text: str) -> str:
 
 def test_rest_and_socketio_are_open_with_session_persistence() -> None:
     channels = {type(c).__name__: c for c in create_http_input_channels(None, str(CREDENTIALS))}
-    assert set(channels) == {"LimitedRestInput", "PersistentSocketIOInput"}
+    assert set(channels) == {"LimitedRestInput", "PersistentSocketIOInput", "MetricsInput"}
     assert isinstance(channels["LimitedRestInput"], RestInput)
     assert channels["LimitedRestInput"].name() == "rest"  # same URL: /webhooks/rest/webhook
     socketio = channels["PersistentSocketIOInput"]
