@@ -13,6 +13,9 @@ from analytics.service import Service
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m analytics", description=__doc__)
     parser.add_argument("--config", type=Path, default=Path("analytics.yml"))
+    parser.add_argument("--endpoints", type=Path,
+                        help="Rasa's endpoints file: read events from its event_broker (pika) or "
+                             "its SQL tracker_store (the environment still wins)")
     parser.add_argument("--host")
     parser.add_argument("--port", type=int)
     parser.add_argument("--database-url")
@@ -21,7 +24,7 @@ def main(argv=None) -> None:
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    settings = settings_module.load(args.config)
+    settings = settings_module.load(args.config, endpoints=args.endpoints)
     overrides = {k: v for k, v in {
         "host": args.host, "port": args.port, "database_url": args.database_url,
         "tracker_store_url": args.tracker_store_url, "rasa_url": args.rasa_url,

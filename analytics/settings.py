@@ -92,15 +92,45 @@ def from_mapping(values: Dict[Text, Any]) -> Settings:
     return _build(Settings, values)
 
 
-def load(path: Optional[Path] = None, environ: Optional[Dict[Text, Text]] = None) -> Settings:
-    """Settings from the YAML file (if it exists), then the environment."""
+def load(path: Optional[Path] = None, environ: Optional[Dict[Text, Text]] = None,
+         endpoints: Optional[Path] = None) -> Settings:
+    """Settings from the YAML file (if it exists), then Rasa's endpoints file (where the events
+    are), then the environment."""
     environ = os.environ if environ is None else environ
     values: Dict[Text, Any] = {}
     if path and path.exists():
         values = yaml.safe_load(path.read_text()) or {}
     settings = from_mapping(values)
+    if endpoints:
+        settings = replace(settings, **from_endpoints(endpoints))
     overrides = {attr: environ[var] for var, attr in ENVIRONMENT.items() if environ.get(var)}
     if environ.get("ANALYTICS_BROKER_URL"):
         overrides["broker"] = replace(settings.broker or BrokerSettings(),
                                       url=environ["ANALYTICS_BROKER_URL"])
     return replace(settings, **overrides)
+
+
+def from_endpoints(path: Path) -> Dict[Text, Any]:
+    """Where Rasa's events are, read from a Rasa endpoints file: the SQL tracker store's URL
+    and, when ``event_broker`` is a pika broker, its RabbitMQ address and exchange."""
+    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.core.utils import AvailableEndpoints
+
+    endpoints = AvailableEndpoints.read_endpoints(str(path))
+    found: Dict[Text, Any] = {}
+    store = endpoints.tracker_store
+    if store and str(store.type).lower() == "sql":
+        keys = ("dialect", "host", "port", "db", "username", "password", "login_db", "query")
+        config = {"host": store.url, **store.kwargs}
+        found["tracker_store_url"] = str(SQLTrackerStore.get_db_url(
+            **{k: config[k] for k in keys if config.get(k) is not None}))
+    broker = endpoints.event_broker
+    if broker and str(broker.type).lower() == "pika":
+        kwargs = broker.kwargs
+        host = str(broker.url or "localhost")
+        if not host.startswith("amqp"):
+            credentials = f"{kwargs.get('username', 'guest')}:{kwargs.get('password', 'guest')}@"
+            host = f"amqp://{credentials}{host}:{kwargs.get('port', 5672)}/"
+        found["broker"] = BrokerSettings(
+            url=host, exchange=kwargs.get("exchange_name") or BrokerSettings.exchange)
+    return found
