@@ -53,6 +53,7 @@ class Settings:
     rasa_token: Optional[Text] = None
     webhook_url: Optional[Text] = None  # Slack incoming webhook
     dashboard_url: Text = ""  # public address of the dashboard, for links in alerts
+    dashboard_token: Optional[Text] = None  # when set, the page and its API need it
     host: Text = "127.0.0.1"
     port: int = 8090
     batch_size: int = 500
@@ -71,6 +72,7 @@ ENVIRONMENT = {
     "RASA_AUTH_TOKEN": "rasa_token",
     "ANALYTICS_WEBHOOK_URL": "webhook_url",
     "ANALYTICS_DASHBOARD_URL": "dashboard_url",
+    "ANALYTICS_DASHBOARD_TOKEN": "dashboard_token",
 }
 
 

@@ -1,9 +1,12 @@
 """The dashboard and its JSON API (aiohttp), served by the analytics service.
 
 The transcript endpoint reads the conversation from Rasa's HTTP API with Rasa's token on each
-request; analytics keeps no text. Bind it to 127.0.0.1 or put it behind your SSO: the
-transcript shows what customers wrote.
+request; analytics keeps no text. The transcript shows what customers wrote: the service binds
+127.0.0.1 by default, and with ``dashboard_token`` set (ANALYTICS_DASHBOARD_TOKEN) the page and
+its API answer only to ``?token=...`` or ``Authorization: Bearer ...`` (/health and /metrics,
+which hold no personal data, stay open for probes and Prometheus).
 """
+import hmac
 import logging
 import urllib.parse
 from pathlib import Path
@@ -20,8 +23,27 @@ STATIC = Path(__file__).parent / "static"
 logger = logging.getLogger(__name__)
 
 
+OPEN_PATHS = frozenset({"/health", "/metrics"})
+
+
+def token_check(token: Text):
+    @web.middleware
+    async def check(request: web.Request, handler):
+        if request.path in OPEN_PATHS or request.path.startswith("/static/"):
+            return await handler(request)
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            given = request.query.get("token", "")
+        if not hmac.compare_digest(given.strip().encode(), token.encode()):
+            return web.json_response({"error": "missing or wrong token"}, status=401)
+        return await handler(request)
+
+    return check
+
+
 def make_app(engine, settings: Settings, registry=None) -> web.Application:
-    app = web.Application()
+    middlewares = [token_check(settings.dashboard_token)] if settings.dashboard_token else []
+    app = web.Application(middlewares=middlewares)
 
     async def index(_request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC / "index.html")

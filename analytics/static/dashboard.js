@@ -3,7 +3,10 @@
 (function () {
   "use strict";
   var POLL_MS = 2000;
-  var MINUTES = Number(new URLSearchParams(location.search).get("minutes")) || 60;
+  var PARAMS = new URLSearchParams(location.search);
+  var MINUTES = Number(PARAMS.get("minutes")) || 60;
+  // With a dashboard token, the page is opened as /?token=...; the API calls carry it along.
+  var HEADERS = PARAMS.get("token") ? { Authorization: "Bearer " + PARAMS.get("token") } : {};
   var COLOURS = {
     anger: "#d62728", disgust: "#8c564b", fear: "#9467bd", joy: "#2ca02c",
     neutral: "#c7c7c7", sadness: "#1f77b4", surprise: "#ff7f0e", "(none)": "#e6e6e6"
@@ -110,7 +113,7 @@
   }
 
   function refresh() {
-    return fetch("api/overview?minutes=" + MINUTES, { cache: "no-store" })
+    return fetch("api/overview?minutes=" + MINUTES, { cache: "no-store", headers: HEADERS })
       .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
       .then(function (data) {
         drawTimeline(data); drawIntents(data); drawTotals(data);
@@ -134,7 +137,7 @@
     el("transcript-id").textContent = sender;
     var turns = el("turns");
     turns.replaceChildren(node("li", "Loading…", "system"));
-    fetch("api/conversations/" + encodeURIComponent(sender), { cache: "no-store" })
+    fetch("api/conversations/" + encodeURIComponent(sender), { cache: "no-store", headers: HEADERS })
       .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
       .then(function (res) {
         turns.replaceChildren();
