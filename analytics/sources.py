@@ -24,6 +24,7 @@ from analytics.settings import BrokerSettings
 logger = logging.getLogger(__name__)
 CURSOR = "tracker_store_event_id"
 BATCH_WAIT_SECONDS = 0.05  # how long a partial broker batch waits for more messages
+CONNECT_RETRY_SECONDS = 5.0
 
 rasa_events = sa.table(
     "events", sa.column("id", sa.Integer), sa.column("sender_id", sa.String),
@@ -79,10 +80,29 @@ class BrokerSource:
         self.batch_size = batch_size
         self.bound = False  # our queue is bound: from now on no event is missed
 
+    async def _connect(self, stop: asyncio.Event):
+        """Connect, retrying while RabbitMQ is not up yet (a robust connection then reconnects
+        by itself); None when asked to stop first."""
+        import aio_pika
+
+        while not stop.is_set():
+            try:
+                return await aio_pika.connect_robust(self.broker.url)
+            except (OSError, ConnectionError, aio_pika.exceptions.AMQPError) as error:
+                logger.warning("RabbitMQ not reachable (%s); retrying in %s s", error,
+                               CONNECT_RETRY_SECONDS)
+                try:
+                    await asyncio.wait_for(stop.wait(), CONNECT_RETRY_SECONDS)
+                except asyncio.TimeoutError:
+                    pass
+        return None
+
     async def run(self, on_batch: Callable[[BatchResult], None], stop: asyncio.Event) -> None:
         import aio_pika
 
-        connection = await aio_pika.connect_robust(self.broker.url)
+        connection = await self._connect(stop)
+        if connection is None:
+            return
         try:
             channel = await connection.channel()
             await channel.set_qos(prefetch_count=self.batch_size * 2)

@@ -23,7 +23,7 @@
     });
   }
   function percent(x) { return (100 * x).toFixed(x && x < 0.1 ? 1 : 0) + "%"; }
-  function clock(seconds) { return new Date(seconds * 1000).toLocaleTimeString(); }
+  function clock(seconds) { return new Date(seconds * 1000).toISOString().slice(11, 19) + " UTC"; }
   function node(tag, text, className) {
     var n = document.createElement(tag);
     if (text !== undefined) { n.textContent = text; }

@@ -2,6 +2,7 @@
 PikaEventBroker: every event counted exactly once across a crash between commit and ack (the
 batch comes back, redelivered, and is recognised) and across a restart while Rasa publishes."""
 import asyncio
+import urllib.request
 import uuid
 from collections import Counter
 from dataclasses import replace
@@ -126,3 +127,23 @@ def test_restart_while_rasa_publishes_loses_nothing(tmp_path, names):
     finally:
         second.stop()
     assert counted_messages(database_url)[1] == truth(events)
+
+
+def test_waits_for_rabbitmq_instead_of_dying(tmp_path, monkeypatch, caplog):
+    from scripts.servers import free_port
+    from analytics import sources
+
+    monkeypatch.setattr(sources, "CONNECT_RETRY_SECONDS", 0.1)
+    nowhere = BrokerSettings(url=f"amqp://guest:guest@127.0.0.1:{free_port()}/",
+                             exchange="x", queue="q")
+    settings = replace(Settings(), database_url=f"sqlite:///{tmp_path / 'a.db'}", port=0,
+                       broker=nowhere)
+    service = RunningService(settings)
+    try:
+        wait_until(lambda: caplog.text.count("RabbitMQ not reachable") >= 3,
+                   message="connection attempts")
+        assert service.thread.is_alive() and not service.error
+        with urllib.request.urlopen(f"{service.url}/health", timeout=5) as reply:
+            assert reply.status == 200
+    finally:
+        service.stop()
