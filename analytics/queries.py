@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from analytics import schema
 from analytics.alerts import minute_text
 from analytics.records import NO_LABEL
+from components.shared.contracts import EMOTION, emotion_of
 
 MAX_MINUTES = 24 * 60
 
@@ -75,11 +76,11 @@ def transcript(tracker: Dict[Text, Any]) -> Dict[Text, Any]:
         kind = event.get("event")
         if kind == "user":
             parse = event.get("parse_data") or {}
-            emotion = parse.get("emotion") or {}
+            emotion = parse.get(EMOTION) if isinstance(parse.get(EMOTION), dict) else {}
             turns.append({
                 "who": "user", "text": event.get("text") or "", "time": event.get("timestamp"),
                 "intent": (parse.get("intent") or {}).get("name") or NO_LABEL,
-                "emotion": emotion.get("name") or NO_LABEL,
+                "emotion": emotion_of(parse) or NO_LABEL,
                 "confidence": emotion.get("confidence"),
             })
         elif kind == "bot":

@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Text
 
+from components.shared.contracts import emotion_of
+
 NO_LABEL = "(none)"
 MAX_LABEL = 100  # labels are intent/emotion/action names; anything longer is not one
 
@@ -67,7 +69,7 @@ def from_event(event: Dict[Text, Any], sender_id: Optional[Text] = None,
     if kind == "user":
         parse_data = event.get("parse_data") if isinstance(event.get("parse_data"), dict) else {}
         return Record(sender, "user", timestamp, intent=_name(parse_data.get("intent")),
-                      emotion=_name(parse_data.get("emotion")), key=key)
+                      emotion=emotion_of(parse_data) or NO_LABEL, key=key)
     if kind == "action":
         return Record(sender, "action", timestamp, action=label(event.get("name")), key=key)
     return Record(sender, "other", timestamp, key=key)

@@ -10,7 +10,9 @@ import random
 from dataclasses import dataclass
 from typing import Dict, List, Sequence, Text
 
-EMOTIONS = ("anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise")
+from components.shared.contracts import EMOTION_LABELS, emotion_outputs
+
+EMOTIONS = EMOTION_LABELS
 TEXT_MARKER = "SECRET-TEXT"
 # Messages per minute about each intent on a calm day.
 RATES = {"order_status": 10, "cancel_order": 4, "shipping_info": 6, "greet": 3}
@@ -32,8 +34,7 @@ class PlantedSpike:
 
 def user_event(sender: Text, timestamp: float, intent: Text, emotion: Text,
                text: Text = "") -> Dict:
-    ranking = [{"name": emotion, "confidence": 0.8}] + [
-        {"name": e, "confidence": 0.2 / 6} for e in EMOTIONS if e != emotion]
+    outputs = emotion_outputs([0.8 if e == emotion else 0.2 / 6 for e in EMOTIONS])
     return {
         "sender_id": sender, "event": "user", "timestamp": timestamp,
         "text": text or f"{TEXT_MARKER} about {intent}",
@@ -41,7 +42,7 @@ def user_event(sender: Text, timestamp: float, intent: Text, emotion: Text,
             "text": text or f"{TEXT_MARKER} about {intent}",
             "intent": {"name": intent, "confidence": 0.93},
             "intent_ranking": [{"name": intent, "confidence": 0.93}],
-            "entities": [], "emotion": dict(ranking[0]), "emotion_ranking": ranking,
+            "entities": [], **outputs,
         },
         "input_channel": "rest", "message_id": f"{sender}-{timestamp}", "metadata": {},
     }

@@ -19,6 +19,8 @@ import rasa
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, Sanic, response
+
+from components.shared.contracts import emotion_of
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
@@ -72,7 +74,7 @@ def observe_parse(parse_data: Dict[Text, Any], channel: Optional[Text]) -> None:
     confidence = intent.get("confidence") if isinstance(intent, dict) else None
     if isinstance(confidence, (int, float)):
         CONFIDENCE.observe(float(confidence))
-    emotion = _name(parse_data.get("emotion"))
+    emotion = emotion_of(parse_data)
     if emotion:
         EMOTIONS.labels(emotion).inc()
 

@@ -48,17 +48,20 @@ def test_bad_broker_bodies_are_skipped(body):
 @pytest.mark.parametrize("parse_data", [
     None, "text", [], {"intent": "greet"}, {"intent": {"name": None}},
     {"intent": {"name": "x" * 5000}}, {"emotion": {"name": "😡"}},
+    {"emotion": {"name": "anger"}}, {"emotion": {"name": "rage", "confidence": 0.9}},
 ])
 def test_odd_parse_data_gives_no_label_not_a_crash(parse_data):
     record = records.from_event({"sender_id": "c", "event": "user", "timestamp": 1.0,
                                  "parse_data": parse_data})
     assert record.kind == "user"
     assert record.intent in (NO_LABEL, "greet")  # only a real name string counts
+    assert record.emotion == NO_LABEL  # only EmotionClassifier's labels, with a confidence
     assert len(record.intent) <= records.MAX_LABEL and len(record.emotion) <= records.MAX_LABEL
 
 
 def test_non_latin_and_emoji_labels_are_kept():
     record = records.from_event({"sender_id": "клиент-😀", "event": "user", "timestamp": 1.0,
                                  "parse_data": {"intent": {"name": "заказ"},
-                                                "emotion": {"name": "anger"}}})
+                                                "emotion": {"name": "anger",
+                                                            "confidence": 0.7}}})
     assert (record.sender_id, record.intent, record.emotion) == ("клиент-😀", "заказ", "anger")
