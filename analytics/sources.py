@@ -23,7 +23,7 @@ from analytics.settings import BrokerSettings
 
 logger = logging.getLogger(__name__)
 CURSOR = "tracker_store_event_id"
-BATCH_WAIT_SECONDS = 0.05  # how long a partial broker batch waits for more messages
+BATCH_WAIT_SECONDS = 0.2  # how long a partial broker batch waits for more messages
 CONNECT_RETRY_SECONDS = 5.0
 
 rasa_events = sa.table(
