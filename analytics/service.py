@@ -2,6 +2,7 @@
 asyncio loop; SQL work runs in a worker thread so the dashboard stays responsive."""
 import asyncio
 import logging
+import threading
 from typing import Optional
 
 from aiohttp import web
@@ -47,7 +48,16 @@ class Service:
 
     async def _consume(self) -> None:
         if isinstance(self.source, BrokerSource):
-            await self.source.run(self._on_batch, self.stop)
+            loop = asyncio.get_running_loop()
+            stopping = threading.Event()
+
+            def on_batch(result: BatchResult) -> None:
+                loop.call_soon_threadsafe(self._on_batch, result)
+
+            try:
+                await asyncio.to_thread(self.source.run, on_batch, stopping)
+            finally:
+                stopping.set()  # also when cancelled: the consumer thread ends within 50 ms
         else:
             await self.source.run(self.settings.poll_seconds, self._on_batch, self.stop)
 
