@@ -80,11 +80,12 @@ class Aggregator:
         return result
 
     def _drop_seen(self, conn, records: Sequence[Record], result: BatchResult) -> List[Record]:
-        keys = [r.key for r in records if r.key]
-        if not keys:
+        """Skip broker messages already counted; remember the keys of the others. Only a
+        message RabbitMQ flags as redelivered can have been counted before."""
+        if not any(r.key for r in records):
             return list(records)
         seen = set()
-        for chunk in _chunks(keys):
+        for chunk in _chunks([r.key for r in records if r.key and r.redelivered]):
             seen.update(conn.execute(sa.select(schema.seen_messages.c.key).where(
                 schema.seen_messages.c.key.in_(chunk))).scalars())
         fresh, new_keys = [], []

@@ -27,6 +27,7 @@ class Record:
     emotion: Text = NO_LABEL
     action: Text = NO_LABEL
     key: Optional[Text] = None  # identifies a broker message, to drop a redelivered copy
+    redelivered: bool = False  # RabbitMQ may have delivered it before: look its key up
 
     @property
     def minute(self) -> int:
@@ -56,7 +57,7 @@ def _timestamp(value: Any) -> Optional[float]:
 
 
 def from_event(event: Dict[Text, Any], sender_id: Optional[Text] = None,
-               key: Optional[Text] = None) -> Optional[Record]:
+               key: Optional[Text] = None, redelivered: bool = False) -> Optional[Record]:
     """The Record of a Rasa event dict, or None when it is not one (no sender, no timestamp)."""
     if not isinstance(event, dict):
         return None
@@ -69,19 +70,22 @@ def from_event(event: Dict[Text, Any], sender_id: Optional[Text] = None,
     if kind == "user":
         parse_data = event.get("parse_data") if isinstance(event.get("parse_data"), dict) else {}
         return Record(sender, "user", timestamp, intent=_name(parse_data.get("intent")),
-                      emotion=emotion_of(parse_data) or NO_LABEL, key=key)
+                      emotion=emotion_of(parse_data) or NO_LABEL, key=key,
+                      redelivered=redelivered)
     if kind == "action":
-        return Record(sender, "action", timestamp, action=label(event.get("name")), key=key)
-    return Record(sender, "other", timestamp, key=key)
+        return Record(sender, "action", timestamp, action=label(event.get("name")), key=key,
+                      redelivered=redelivered)
+    return Record(sender, "other", timestamp, key=key, redelivered=redelivered)
 
 
-def from_broker_body(body: bytes) -> Optional[Record]:
-    """The Record of one broker message; its key is the hash of the exact bytes Rasa sent."""
+def from_broker_body(body: bytes, redelivered: bool = True) -> Optional[Record]:
+    """The Record of one broker message; its key is the hash of the exact bytes Rasa sent.
+    RabbitMQ's ``redelivered`` flag is False only for a message never delivered before."""
     try:
         event = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return None
-    return from_event(event, key=hashlib.sha1(body).hexdigest())
+    return from_event(event, key=hashlib.sha1(body).hexdigest(), redelivered=redelivered)
 
 
 def from_tracker_row(sender_id: Text, data: Text) -> Optional[Record]:

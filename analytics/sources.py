@@ -14,7 +14,7 @@ import asyncio
 import logging
 import threading
 import time
-from typing import Callable, List, Optional, Text
+from typing import Callable, List, Optional, Text, Tuple
 
 import sqlalchemy as sa
 
@@ -121,7 +121,7 @@ class BrokerSource:
         self.bound = True
         logger.info("Consuming queue %s bound to exchange %s", self.broker.queue,
                     self.broker.exchange)
-        bodies: List[bytes] = []
+        bodies: List[Tuple[bytes, bool]] = []
         last_tag, deadline = None, 0.0
         for method, _properties, body in channel.consume(self.broker.queue,
                                                          inactivity_timeout=POLL_SECONDS):
@@ -130,10 +130,10 @@ class BrokerSource:
             if method is not None:
                 if not bodies:
                     deadline = time.monotonic() + BATCH_WAIT_SECONDS
-                bodies.append(body)
+                bodies.append((body, method.redelivered))
                 last_tag = method.delivery_tag
             if bodies and (len(bodies) >= self.batch_size or time.monotonic() >= deadline):
-                batch = [r for r in (rec.from_broker_body(b) for b in bodies) if r]
+                batch = [r for r in (rec.from_broker_body(b, again) for b, again in bodies) if r]
                 result = self.aggregator.apply(batch)
                 channel.basic_ack(last_tag, multiple=True)  # only after the commit
                 bodies = []
