@@ -62,7 +62,7 @@ def fresh_database(kind: Text, work: Path) -> Text:
         return f"sqlite:///{path}"
     admin = sa.create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{PG_DB}"'))
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)'))
         conn.execute(sa.text(f'CREATE DATABASE "{PG_DB}"'))
     admin.dispose()
     return f"{POSTGRES}/{PG_DB}"
@@ -190,6 +190,7 @@ def main() -> None:
     parser.add_argument("--events-per-message", type=float, help="events Rasa stores per user "
                         "message, when no --tracker-db is given (default 4, the synthetic turn)")
     parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     events = events_for(args.events)
     per_message = events_per_message(args.tracker_db) or args.events_per_message or 4.0
@@ -215,7 +216,7 @@ def main() -> None:
                        "load_average": round(os.getloadavg()[0], 1)}
                 results["runs"].append(row)
                 print(json.dumps(row), flush=True)
-                RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+                args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"assistant at 16 clients: {E2E_MESSAGES_PER_SECOND} msg/s x {per_message:.2f} "
           f"events/msg = {produced:.1f} events/s")
 
