@@ -48,6 +48,7 @@ POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 PG_DB = "rapport_analytics_bench"
 E2E_MESSAGES_PER_SECOND = 6.43  # BENCHMARKS.md, End-to-end speed: Rapport, 16 clients
 RESULTS = Path(__file__).parent / "results" / "analytics_throughput.json"
+BATCH_SIZE = [Settings.batch_size]  # --batch-size
 
 
 def events_for(count: int) -> List[Dict]:
@@ -68,11 +69,9 @@ def fresh_database(kind: Text, work: Path) -> Text:
     return f"{POSTGRES}/{PG_DB}"
 
 
-def messages_in(url: Text) -> int:
-    engine = sa.create_engine(url)
+def messages_in(engine: sa.engine.Engine) -> int:
     with engine.connect() as conn:
         total = conn.execute(sa.select(sa.func.sum(schema.activity_minute.c.messages))).scalar()
-    engine.dispose()
     return int(total or 0)
 
 
@@ -120,6 +119,7 @@ def run_service_until(settings: Settings, expected: int, timeout: float):
     """(wall seconds, CPU seconds of this process) until ``expected`` messages are counted."""
     from tests.analytics.conftest import RunningService
 
+    engine = sa.create_engine(settings.database_url)
     began, cpu = time.perf_counter(), time.process_time()
     service = RunningService(settings)
     try:
@@ -128,19 +128,20 @@ def run_service_until(settings: Settings, expected: int, timeout: float):
             while done < expected:
                 assert time.perf_counter() - began < timeout, "bench phase timed out"
                 time.sleep(0.2)
-                now = messages_in(settings.database_url)
+                now = messages_in(engine)
                 bar.update(now - done)
                 done = now
         return time.perf_counter() - began, time.process_time() - cpu
     finally:
         service.stop()
+        engine.dispose()
 
 
 def bench_broker(events, url: Text) -> float:
     name = f"rapport-analytics-bench-{uuid.uuid4().hex[:6]}"
     asyncio.run(_publish(events, name, name))
     try:
-        settings = replace(Settings(), database_url=url, port=0,
+        settings = replace(Settings(), database_url=url, port=0, batch_size=BATCH_SIZE[0],
                            broker=BrokerSettings(url=AMQP, exchange=name, queue=name))
         schema.make_engine(url)
         wall, cpu = run_service_until(settings, sum(e["event"] == "user" for e in events), 900)
@@ -155,7 +156,7 @@ def bench_tracker_store(events, url: Text, work: Path) -> float:
     tracker_url = f"sqlite:///{work / f'trackers-{uuid.uuid4().hex[:6]}.db'}"
     write_tracker_events(tracker_url, events)
     settings = replace(Settings(), database_url=url, tracker_store_url=tracker_url, port=0,
-                       poll_seconds=0.05)
+                       poll_seconds=0.05, batch_size=BATCH_SIZE[0])
     schema.make_engine(url)
     wall, cpu = run_service_until(settings, sum(e["event"] == "user" for e in events), 900)
     return len(events) / wall, len(events) / cpu
@@ -191,7 +192,11 @@ def main() -> None:
                         "message, when no --tracker-db is given (default 4, the synthetic turn)")
     parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--batch-size", type=int, default=Settings.batch_size)
+    parser.add_argument("--paths", nargs="+",
+                        default=["broker", "tracker-store", "aggregator", "per-event commit"])
     args = parser.parse_args()
+    BATCH_SIZE[0] = args.batch_size
     events = events_for(args.events)
     per_message = events_per_message(args.tracker_db) or args.events_per_message or 4.0
     produced = E2E_MESSAGES_PER_SECOND * per_message
@@ -209,6 +214,8 @@ def main() -> None:
                     events[:args.per_event_events], url, 1)),
             ]
             for phase, run in phases:
+                if phase not in args.paths:
+                    continue
                 rate, per_cpu_second = run(fresh_database(database, work))
                 row = {"path": phase, "database": database, "events_per_second": round(rate),
                        "x_assistant": round(rate / produced, 1),
