@@ -112,6 +112,17 @@ def load(path: Optional[Path] = None, environ: Optional[Dict[Text, Text]] = None
     return replace(settings, **overrides)
 
 
+def _unwrapped(endpoint: Any, inner: Text) -> Optional[Dict[Text, Any]]:
+    """An endpoint's config as a dict (type, url, the rest), looking inside a wrapper such as
+    privacy.MaskingTrackerStore (``store:``) or privacy.MaskingEventBroker (``broker:``)."""
+    if endpoint is None:
+        return None
+    config = {"type": endpoint.type, "url": endpoint.url, **endpoint.kwargs}
+    if isinstance(config.get(inner), dict):
+        config = dict(config[inner])
+    return config
+
+
 def from_endpoints(path: Path) -> Dict[Text, Any]:
     """Where Rasa's events are, read from a Rasa endpoints file: the SQL tracker store's URL
     and, when ``event_broker`` is a pika broker, its RabbitMQ address and exchange."""
@@ -120,19 +131,18 @@ def from_endpoints(path: Path) -> Dict[Text, Any]:
 
     endpoints = AvailableEndpoints.read_endpoints(str(path))
     found: Dict[Text, Any] = {}
-    store = endpoints.tracker_store
-    if store and str(store.type).lower() == "sql":
+    store = _unwrapped(endpoints.tracker_store, "store")
+    if store and str(store.get("type", "")).lower() == "sql":
         keys = ("dialect", "host", "port", "db", "username", "password", "login_db", "query")
-        config = {"host": store.url, **store.kwargs}
+        config = {"host": store.get("url"), **store}
         found["tracker_store_url"] = str(SQLTrackerStore.get_db_url(
             **{k: config[k] for k in keys if config.get(k) is not None}))
-    broker = endpoints.event_broker
-    if broker and str(broker.type).lower() == "pika":
-        kwargs = broker.kwargs
-        host = str(broker.url or "localhost")
+    broker = _unwrapped(endpoints.event_broker, "broker")
+    if broker and str(broker.get("type", "")).lower() == "pika":
+        host = str(broker.get("url") or "localhost")
         if not host.startswith("amqp"):
-            credentials = f"{kwargs.get('username', 'guest')}:{kwargs.get('password', 'guest')}@"
-            host = f"amqp://{credentials}{host}:{kwargs.get('port', 5672)}/"
+            credentials = f"{broker.get('username', 'guest')}:{broker.get('password', 'guest')}@"
+            host = f"amqp://{credentials}{host}:{broker.get('port', 5672)}/"
         found["broker"] = BrokerSettings(
-            url=host, exchange=kwargs.get("exchange_name") or BrokerSettings.exchange)
+            url=host, exchange=broker.get("exchange_name") or BrokerSettings.exchange)
     return found

@@ -54,3 +54,26 @@ def test_unknown_keys_are_refused(tmp_path):
     config.write_text("spike:\n  kk: 4\n")
     with pytest.raises(ValueError, match="kk"):
         load(config, environ={})
+
+
+def test_stores_and_brokers_wrapped_by_privacy_masking_are_looked_into(tmp_path):
+    endpoints = tmp_path / "endpoints.yml"
+    endpoints.write_text("""
+tracker_store:
+  type: privacy.MaskingTrackerStore
+  store:
+    type: SQL
+    dialect: sqlite
+    db: masked.db
+event_broker:
+  type: privacy.MaskingEventBroker
+  broker:
+    type: pika
+    url: mq.internal
+    username: u
+    password: p
+    queues: [rapport-analytics]
+""")
+    settings = load(None, environ={}, endpoints=endpoints)
+    assert settings.tracker_store_url == "sqlite:///masked.db"
+    assert settings.broker.url == "amqp://u:p@mq.internal:5672/"
