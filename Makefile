@@ -23,6 +23,7 @@ help:
 	@echo "make demo   set up everything, train if needed, start the action server and talk to the assistant"
 	@echo "make test   set up everything and run the whole test suite (what CI runs)"
 	@echo "make test-fast   unit and contract tests only, for daily work"
+	@echo "make webchat  the assistant in a browser; make analytics  its emotion dashboard (docs/analytics.md)"
 
 # --- set-up -------------------------------------------------------------------
 $(VENV)/.installed: requirements.lock requirements-nodeps.txt scripts/find_python310.sh
@@ -105,3 +106,15 @@ services:
 cluster: install services train
 	$(PY) -m scripts.cluster --model $(MODEL) --replicas $(REPLICAS) \
 	  --action-servers $(ACTION_SERVERS) --port $(CLUSTER_PORT) --logs cluster-logs
+
+# --- emotion analytics (docs/analytics.md) ---------------------------------------------
+ANALYTICS_PORT ?= 8090
+
+.PHONY: analytics
+
+# The analytics service and its dashboard, beside `make webchat` (run it in a second terminal):
+# reads the events of the tracker store in endpoints.yml (or its pika event_broker, if any)
+# and the transcripts from `rasa run`'s API. Open http://localhost:8090/.
+analytics: install
+	$(PY) -m analytics --endpoints endpoints.yml --port $(ANALYTICS_PORT) \
+	  --rasa-url http://localhost:$(RASA_PORT)

@@ -70,5 +70,8 @@ def attach_sanic_app_extensions(app: Sanic) -> None:
 
 
 def init_hooks(manager: pluggy.PluginManager) -> None:
-    """Called by rasa_sdk's plugin discovery."""
+    """Called by rasa_sdk's plugin discovery: the token check, and /metrics (metrics.py)."""
+    from rasa_sdk_plugins import metrics
+
     manager.register(sys.modules[__name__])
+    manager.register(metrics)

@@ -26,7 +26,7 @@ def uncommented(text: str) -> str:
 
 def test_rest_and_socketio_are_open_with_session_persistence() -> None:
     channels = {type(c).__name__: c for c in create_http_input_channels(None, str(CREDENTIALS))}
-    assert set(channels) == {"IdempotentRestInput", "PersistentSocketIOInput"}
+    assert set(channels) == {"IdempotentRestInput", "PersistentSocketIOInput", "MetricsInput"}
     assert isinstance(channels["IdempotentRestInput"], LimitedRestInput)
     assert channels["IdempotentRestInput"].name() == "rest"  # same URL: /webhooks/rest/webhook
     socketio = channels["PersistentSocketIOInput"]
