@@ -30,6 +30,7 @@ from components.shared.encoder import resolve_model_path
 from components.transformer_classifier import model_files
 from components.transformer_classifier.network import (
     build_network,
+    copy_weights,
     distribution_strategy,
     fit,
     split_holdout,
@@ -212,7 +213,7 @@ class TransformerIntentClassifier(CompiledLanguageModelFeaturizer):
                 tf.keras.mixed_precision.set_global_policy("mixed_float16")
             with strategy.scope():
                 network = build_network(
-                    type(self.model), self.model.config, self.model.get_weights(),
+                    type(self.model), self.model.config, self.model,
                     len(labels), settings, previous_head,
                 )
         finally:
@@ -226,7 +227,7 @@ class TransformerIntentClassifier(CompiledLanguageModelFeaturizer):
         )
         self.training_report = fit(network, strategy, train_set, held_set, steps, settings)
         self.training_report.update(examples=len(train_idx), held_out=len(held_idx))
-        self.model.set_weights(network.encoder.get_weights())
+        copy_weights(network.encoder, self.model)
         kernel, bias = network.head.get_weights()
         self._head = TrainedHead(np.asarray(kernel, np.float32), np.asarray(bias, np.float32), labels)
         self._persist()

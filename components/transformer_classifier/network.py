@@ -73,10 +73,23 @@ class IntentNetwork(tf.keras.Model):
         return self.head(self.dropout(hidden[:, 0], training=training))
 
 
+def _weight_key(variable: tf.Variable) -> Text:
+    """A variable's name without the model's own (numbered) prefix."""
+    return variable.name.split("/", 1)[-1]
+
+
+def copy_weights(source: tf.keras.Model, target: tf.keras.Model) -> None:
+    """Copy weights by name: Keras orders `get_weights()` trainable-first, so two copies of one
+    architecture with different layers frozen list them in different orders."""
+    values = {_weight_key(v): v for v in source.weights}
+    for variable in target.weights:
+        variable.assign(values[_weight_key(variable)])
+
+
 def build_network(
     encoder_class: Any,
     encoder_config: Any,
-    encoder_weights: List[np.ndarray],
+    source: tf.keras.Model,
     n_labels: int,
     settings: Dict[Text, Any],
     head_weights: Optional[Tuple[np.ndarray, np.ndarray]] = None,
@@ -84,7 +97,7 @@ def build_network(
     """A fresh network (call inside the strategy's scope) holding a copy of the given weights."""
     encoder = encoder_class(encoder_config)
     encoder(encoder.dummy_inputs)
-    encoder.set_weights(encoder_weights)
+    copy_weights(source, encoder)
     freeze_below_top(encoder, int(settings["trainable_layers"]))
     network = IntentNetwork(encoder, n_labels, float(settings["dropout"]))
     network({"input_ids": tf.ones([1, 3], tf.int32), "attention_mask": tf.ones([1, 3], tf.int32)})
@@ -122,10 +135,14 @@ class TimeBudget(tf.keras.callbacks.Callback):
         super().__init__()
         self.seconds = None if minutes is None else float(minutes) * 60.0
         self.cut_short = False
+        self.elapsed = 0.0
         self._started = time.perf_counter()
 
     def on_train_begin(self, logs: Optional[Dict] = None) -> None:
         self._started = time.perf_counter()
+
+    def on_train_end(self, logs: Optional[Dict] = None) -> None:
+        self.elapsed = time.perf_counter() - self._started
 
     def on_train_batch_end(self, batch: int, logs: Optional[Dict] = None) -> None:
         if self.seconds is not None and time.perf_counter() - self._started > self.seconds:

@@ -24,7 +24,7 @@ def write_tiny_bert(directory: Path, hidden_size: int = 32) -> Text:
         num_hidden_layers=2,
         num_attention_heads=2,
         intermediate_size=64,
-        max_position_embeddings=64,
+        max_position_embeddings=512,
     )
     model = TFBertModel(config)
     model(model.dummy_inputs)
