@@ -298,3 +298,33 @@ def test_real_minilm_generalises_to_unseen_wording(
     assert intents(classifier, list(unseen)) == list(unseen.values())
     [message] = classifier.process(tokenized([("has my parcel shipped yet", None)]))
     assert message.get_dense_features("text")[1].features.shape == (1, 384)
+
+
+@pytest.mark.slow
+def test_rasa_train_wires_it_as_featurizer_and_intent_classifier(tiny_bert: Text, tmp_path: Path) -> None:
+    """A real `rasa train nlu` (the recipe trains it, then featurizes with the trained instance)
+    and a parse through the prediction graph."""
+    import asyncio
+
+    import yaml
+    from rasa.core.agent import Agent
+    from rasa.model_training import train_nlu
+
+    nlu = {"version": "3.1", "nlu": [
+        {"intent": i, "examples": "".join(f"- {t}\n" for t in ts)} for i, ts in EXAMPLES.items()
+    ]}
+    (tmp_path / "nlu.yml").write_text(yaml.safe_dump(nlu))
+    pipeline = [
+        {"name": "WhitespaceTokenizer"},
+        {"name": "components.transformer_classifier.TransformerIntentClassifier",
+         "model_name_or_path": tiny_bert, **TINY},
+        {"name": "FallbackClassifier", "threshold": 0.3},
+    ]
+    (tmp_path / "config.yml").write_text(
+        yaml.safe_dump({"recipe": "default.v1", "language": "en", "pipeline": pipeline})
+    )
+    model = train_nlu(str(tmp_path / "config.yml"), str(tmp_path / "nlu.yml"), str(tmp_path / "models"))
+    agent = Agent.load(model)
+    parsed = asyncio.run(agent.parse_message("where is my package"))
+    assert parsed["intent"]["name"] == "check_order"
+    assert {r["name"] for r in parsed["intent_ranking"]} >= set(EXAMPLES)
