@@ -201,6 +201,21 @@ def test_finetuning_mode_continues_from_the_previous_model(
     assert intents(fresh, texts) != expected
 
 
+def test_time_budget_callback_stops_only_after_the_budget() -> None:
+    from types import SimpleNamespace
+
+    from components.transformer_classifier.network import TimeBudget
+
+    for minutes, expected in ((0.0, True), (60.0, False), (None, False)):
+        budget = TimeBudget(minutes)
+        budget.set_model(SimpleNamespace(stop_training=False))
+        budget.on_train_begin()
+        budget.on_train_batch_end(0)
+        assert budget.model.stop_training is expected
+        assert budget.cut_short is expected
+
+
+@pytest.mark.slow
 def test_time_budget_stops_training_and_says_so(tiny_bert: Text, model_storage: ModelStorage,
                                                 execution_context: ExecutionContext) -> None:
     classifier = trained(tiny_bert, model_storage, execution_context, "budget",
