@@ -1,4 +1,5 @@
-"""TransformerIntentClassifier on a tiny random BERT (fast), plus one real MiniLM test (slow)."""
+"""TransformerIntentClassifier on the suite's tiny random BERT (fast), plus one real MiniLM test
+and the multi-device, mixed-precision, fine-tuning-mode and `rasa train` tests (slow)."""
 import json
 import os
 import subprocess
@@ -19,23 +20,19 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from components.shared.encoder import EncoderNotFoundError
 from components.transformer_classifier import TransformerIntentClassifier
 from components.transformer_classifier.network import split_holdout, transformer_blocks
-from tests.components.transformer_classifier.tiny_bert import write_tiny_bert
+from tests.checks.nlu_checks import NLUComponentChecks, ProcessFn
 
 REPO = Path(__file__).resolve().parents[3]
 
+# Words of the tiny BERT's vocabulary (tests/tiny_models.py); anything else is [UNK].
 EXAMPLES = {
-    "greet": ["hi", "hello", "hey", "hello there", "hi please"],
-    "check_order": ["where is my order", "order status", "where is my package", "my order is late",
-                    "status of my order please"],
-    "refund": ["i want my money back", "refund please", "i want a refund", "money back please",
-               "refund my card"],
+    "greet": ["hi", "hello", "hello hello", "hi thanks", "hi you"],
+    "check_order": ["where is my order", "order status", "where is order a1001",
+                    "is my order arrived", "order status please"],
+    "refund": ["i want a refund", "refund please", "refund it", "where is my refund",
+               "not arrived i want to refund"],
 }
 TINY = {"epochs": 40, "learning_rate": 0.003, "batch_size": 8, "max_tokens": 16}
-
-
-@pytest.fixture(scope="module")
-def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Text:
-    return write_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
 
 
 def tokenized(texts_and_intents: List[Tuple[Text, Any]]) -> List[Message]:
@@ -120,7 +117,7 @@ def test_reloads_from_model_storage_without_pickle(shared: Tuple[Any, ...], tmp_
     assert {".h5", ".safetensors", ".json"} <= suffixes
     assert not suffixes & {".pkl", ".pickle", ".bin"}
     loaded = TransformerIntentClassifier.load(classifier._config, storage, Resource("shared"), context)
-    texts = ["where is my package", "refund please", "hey"]
+    texts = ["where is order a1001", "refund please", "hello"]
     before = classifier.process(tokenized([(t, None) for t in texts]))
     after = loaded.process(tokenized([(t, None) for t in texts]))
     for a, b in zip(before, after):
@@ -309,7 +306,8 @@ def test_real_minilm_generalises_to_unseen_wording(
     )
     classifier.train(training_data())
     unseen = {"good morning": "greet", "has my parcel shipped yet": "check_order",
-              "please return my payment": "refund", "when will my delivery arrive": "check_order"}
+              "please return my payment": "refund", "when will my delivery arrive": "check_order",
+              "i would like my money back": "refund"}
     assert intents(classifier, list(unseen)) == list(unseen.values())
     [message] = classifier.process(tokenized([("has my parcel shipped yet", None)]))
     assert message.get_dense_features("text")[1].features.shape == (1, 384)
@@ -340,6 +338,35 @@ def test_rasa_train_wires_it_as_featurizer_and_intent_classifier(tiny_bert: Text
     )
     model = train_nlu(str(tmp_path / "config.yml"), str(tmp_path / "nlu.yml"), str(tmp_path / "models"))
     agent = Agent.load(model)
-    parsed = asyncio.run(agent.parse_message("where is my package"))
+    parsed = asyncio.run(agent.parse_message("where is order a1001"))
     assert parsed["intent"]["name"] == "check_order"
     assert {r["name"] for r in parsed["intent_ranking"]} >= set(EXAMPLES)
+
+
+class TestTransformerClassifierChecks(NLUComponentChecks):
+    """The shared NLU contract: bad input, batches, persist/load, serving untrained."""
+
+    component_class = TransformerIntentClassifier
+
+    @pytest.fixture(scope="class", autouse=True)
+    def _tiny_encoder(self, tiny_bert: Text) -> None:
+        type(self).config = {**TINY, "model_name_or_path": tiny_bert}
+
+    @pytest.fixture(scope="class")
+    def prepare(self) -> ProcessFn:
+        return WhitespaceTokenizer(WhitespaceTokenizer.get_default_config()).process
+
+    def check_output(self, message: Message) -> None:
+        if not message.get("text"):
+            assert message.get("intent") is None
+            return
+        sequence, sentence = message.get_dense_features("text")
+        assert sentence.features.shape == (1, 32)
+        intent = message.get("intent")
+        assert intent["name"] in {"check_order_status", "cancel_order", "complain", "greet"}
+        assert 0.0 < intent["confidence"] <= 1.0
+        assert message.get("intent_ranking")[0] == intent
+
+    def check_untrained_output(self, message: Message) -> None:
+        assert message.get("intent") is None  # features only until trained
+        assert message.get_dense_features("text")[1].features.shape == (1, 32)
