@@ -86,6 +86,11 @@ DOCUMENTED = [
         "docs/components/fast_loading_diet.md",
         rasa_base="rasa.nlu.classifiers.diet_classifier.DIETClassifier",
     ),
+    DocumentedClass(
+        "components.transformer_classifier.TransformerIntentClassifier",
+        "docs/components/transformer_classifier.md",
+        rasa_base="rasa.nlu.featurizers.dense_featurizer.lm_featurizer.LanguageModelFeaturizer",
+    ),
 ]
 
 

@@ -54,25 +54,54 @@ class TrainedHead:
 class TransformerIntentClassifier(CompiledLanguageModelFeaturizer):
     """Fine-tunes a BERT-family encoder (all-MiniLM-L6-v2 by default) end to end for intents.
 
-    Settings (defaults in `get_default_config`):
-      model_name_or_path     BERT-family TF checkpoint, local directory or Hugging Face name in the
-                             local cache; None = the bundled all-MiniLM-L6-v2
-      model_name             Rasa's architecture key for tokenisation (`bert`)
-      epochs                 5: passes over the training data (early stopping may end sooner)
-      learning_rate          0.0001: Adam, decaying linearly to 0
-      batch_size             32: global batch, split across replicas
-      trainable_layers       -1: fine-tune every layer and the embeddings; k = only the top k layers
-      dropout                0.1: on the [CLS] state, before the intent head
-      max_tokens             64: longer training examples are cut (inference reads the whole text)
-      validation_fraction    0.1: held out per intent for early stopping (data sets of 100+ examples)
-      early_stopping_patience 2: epochs without a better held-out accuracy before stopping
-      max_training_minutes   None: stop after this much wall time (a run cut short says so in its
-                             training report)
-      mixed_precision        False: mixed_float16 (worth it on a GPU, slower on a CPU)
-      random_seed            42
-      ranking_length         10: intents listed in `intent_ranking`
-    Training uses MirroredStrategy when more than one GPU (or logical CPU device) is visible.
-    `rasa train --finetune` continues from the previous model's encoder and head.
+    Trains the encoder together with a dense intent head on the `[CLS]` state of your NLU
+    examples, and predicts `intent` and `intent_ranking`. It is also the pipeline's BERT
+    featurizer (a `CompiledLanguageModelFeaturizer`): the components after it (DIET for
+    entities, ResponseSelector, EmotionClassifier) read the token and sentence features of the
+    fine-tuned encoder, so a served message still makes one encoder pass and the intent costs
+    one matrix product on top. Training uses MirroredStrategy when more than one GPU (or logical
+    CPU device) is visible; `rasa train --finetune` continues from the previous model's encoder
+    and head. Saved as Hugging Face TF weights, safetensors and JSON, no pickle.
+
+    **Settings**
+
+    Rasa's `LanguageModelFeaturizer` settings apply too: see
+    [Rasa's documentation](https://rasa.com/docs/rasa/3.x/components#languagemodelfeaturizer).
+
+    - `model_name_or_path` (default `null`): BERT-family TF checkpoint, a local directory or a
+      Hugging Face name in the local cache; `null` = the bundled all-MiniLM-L6-v2.
+    - `model_name` (default `bert`): Rasa's architecture key for tokenisation (Rasa's BERT code
+      assumes `[CLS]`=101, `[SEP]`=102).
+    - `epochs` (default `5`): passes over the training data (early stopping may end sooner).
+    - `learning_rate` (default `0.0001`): Adam, decaying linearly to 0 over all epochs.
+    - `batch_size` (default `32`): global batch, split across replicas.
+    - `trainable_layers` (default `-1`): `-1` fine-tunes every layer and the embeddings; `k` only
+      the top `k` transformer layers.
+    - `dropout` (default `0.1`): on the `[CLS]` state, before the intent head.
+    - `max_tokens` (default `64`): longer training examples are cut (inference reads the whole
+      message, up to the model's limit).
+    - `validation_fraction` (default `0.1`): held out per intent for early stopping (data sets
+      of 100+ examples only).
+    - `early_stopping_patience` (default `2`): epochs without a better held-out accuracy before
+      stopping (the best weights are restored).
+    - `max_training_minutes` (default `null`): stop training after this much wall time; the
+      training report says it was cut short.
+    - `mixed_precision` (default `false`): train in `mixed_float16` (worth it on a GPU, slower on
+      a CPU).
+    - `random_seed` (default `42`): seeds training: the same data gives the same model.
+    - `ranking_length` (default `10`): intents listed in `intent_ranking`.
+
+    **Configuration**
+
+    ```yaml
+    pipeline:
+      - name: WhitespaceTokenizer
+      # instead of the frozen featurizer: one BERT pass, fine-tuned
+      - name: components.transformer_classifier.TransformerIntentClassifier
+        epochs: 5
+      - name: DIETClassifier            # entities only
+        intent_classification: false
+    ```
     """
 
     @staticmethod
