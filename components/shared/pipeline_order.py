@@ -52,34 +52,34 @@ def must_precede(
     context: ExecutionContext, cls: Type, others: Types, why: Text, unless: Types = ()
 ) -> None:
     """Complain unless `cls` comes before every component of type `others` (but `unless`)."""
-    positions = pipeline_positions(context)
-    if positions is None:
-        return
-    own = _own_position(context, cls)
-    for position, other in positions:
-        if position < own and _is(other, others, unless) and other is not cls:
-            return _complain(context,
-                f"{cls.__name__} is at position {own + 1} of the pipeline, after "
-                f"{other.__name__} (position {position + 1}). {why} Move it above "
-                f"{other.__name__} in config.yml."
-            )
+    _check_order(context, cls, others, why, unless, first=True)
 
 
 def must_follow(
     context: ExecutionContext, cls: Type, others: Types, why: Text, unless: Types = ()
 ) -> None:
     """Complain unless `cls` comes after every component of type `others` (but `unless`)."""
+    _check_order(context, cls, others, why, unless, first=False)
+
+
+def _check_order(
+    context: ExecutionContext, cls: Type, others: Types, why: Text, unless: Types, first: bool
+) -> None:
     positions = pipeline_positions(context)
     if positions is None:
         return
     own = _own_position(context, cls)
+    where, move = ("after", "above") if first else ("before", "below")
     for position, other in positions:
-        if position > own and _is(other, others, unless) and other is not cls:
-            return _complain(context,
-                f"{cls.__name__} is at position {own + 1} of the pipeline, before "
-                f"{other.__name__} (position {position + 1}). {why} Move it below "
-                f"{other.__name__} in config.yml."
+        misplaced = position < own if first else position > own
+        if misplaced and _is(other, others, unless) and other is not cls:
+            _complain(
+                context,
+                f"{cls.__name__} is at position {own + 1} of the pipeline, {where} "
+                f"{other.__name__} (position {position + 1}). {why} Move it {move} "
+                f"{other.__name__} in config.yml.",
             )
+            return
 
 
 def needs_earlier(context: ExecutionContext, cls: Type, needed: Types, why: Text) -> None:
