@@ -77,3 +77,24 @@ event_broker:
     settings = load(None, environ={}, endpoints=endpoints)
     assert settings.tracker_store_url == "sqlite:///masked.db"
     assert settings.broker.url == "amqp://u:p@mq.internal:5672/"
+
+
+def test_the_production_endpoints_give_the_broker_and_the_tracker_store(monkeypatch):
+    endpoints = Path(__file__).resolve().parents[2] / "endpoints.production.yml"
+    values = {
+        "RAPPORT_ACTION_URL": "http://actions:5055/webhook", "RAPPORT_ACTION_SERVER_TOKEN": "t",
+        "RAPPORT_TRACKER_DB_HOST": "db", "RAPPORT_TRACKER_DB_PORT": "5432",
+        "RAPPORT_TRACKER_DB_NAME": "rasa", "RAPPORT_TRACKER_DB_USER": "rasa",
+        "RAPPORT_TRACKER_DB_PASSWORD": "pw", "RAPPORT_REDIS_HOST": "redis",
+        "RAPPORT_REDIS_PORT": "6379", "RAPPORT_REDIS_DB": "1", "RAPPORT_REDIS_PASSWORD": "r",
+        "RAPPORT_LOCK_KEY_PREFIX": "rapport", "RAPPORT_RABBITMQ_HOST": "mq",
+        "RAPPORT_RABBITMQ_PORT": "5672", "RAPPORT_RABBITMQ_USER": "rabbit",
+        "RAPPORT_RABBITMQ_PASSWORD": "secret", "RAPPORT_BROKER_EXCHANGE": "rasa-exchange",
+        "RAPPORT_BROKER_QUEUE": "rapport-analytics", "VARIABLES": "",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    settings = load(None, environ={}, endpoints=endpoints)
+    assert settings.broker == BrokerSettings(url="amqp://rabbit:secret@mq:5672/",
+                                             exchange="rasa-exchange", queue="rapport-analytics")
+    assert settings.tracker_store_url == "postgresql://rasa:pw@db:5432/rasa"
