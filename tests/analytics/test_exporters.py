@@ -124,3 +124,47 @@ def test_odd_parse_data_is_counted_without_crashing():
         metrics.instrument(processor)
         message = UserMessage("", sender_id="s", input_channel=None)
         assert asyncio.run(processor.parse_message(message, tracker=object())) == parse_data
+
+
+
+@pytest.mark.slow
+def test_action_server_serves_metrics_per_action(tmp_path):
+    """`rasa run actions` (with our plugin, found by rasa_sdk's own discovery) on a free port:
+    a known action and a made-up one, then its /metrics."""
+    import json
+    import os
+    import re
+    import sys
+    from pathlib import Path
+
+    from scripts.servers import Server
+
+    port = free_port()
+    env = {**os.environ, "RAPPORT_DATABASE_URL": f"sqlite:///{tmp_path / 'orders.db'}"}
+    env.pop("RAPPORT_ACTION_SERVER_TOKEN", None)
+    server = Server([str(Path(sys.executable).parent / "rasa"), "run", "actions", "--port",
+                     str(port)], env, tmp_path / "actions.log")
+    server.start(f"http://127.0.0.1:{port}/health", timeout=240)
+
+    def post(action):
+        body = json.dumps({"next_action": action, "sender_id": "s", "domain": {},
+                           "tracker": {"sender_id": "s", "events": [], "slots": {},
+                                       "latest_message": {}}}).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/webhook", data=body,
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as reply:
+                return reply.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    try:
+        assert (post("action_default_fallback"), post("action_" + "x" * 300)) == (200, 404)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as reply:
+            exported = reply.read().decode()
+    finally:
+        server.stop()
+    calls = dict(re.findall(r'^rasa_sdk_action_calls_total\{(.+)\} (\S+)$', exported, re.M))
+    assert calls == {'action="action_default_fallback",status="200"': "1.0",
+                     'action="unknown",status="404"': "1.0"}  # a made-up name is no label
+    assert 'rasa_sdk_action_duration_seconds_count{action="action_default_fallback"} 1.0' in exported
