@@ -4,13 +4,16 @@ Interactive commands (`rasa shell`, `rasa shell nlu`, `rasa interactive`) run in
 (the standard library's `pty`: prompt_toolkit needs a real terminal) and are driven by what
 they print, with a timeout on every wait instead of fixed sleeps.
 """
+import fcntl
 import os
 import pty
 import re
 import select
 import shutil
 import signal
+import struct
 import subprocess
+import termios
 import time
 from pathlib import Path
 from typing import Dict, List, Optional, Text
@@ -51,6 +54,8 @@ class Terminal:
         self.log = log
         self.screen = ""
         master, slave = pty.openpty()
+        # 50 x 200 characters: Rasa's tables and prompt_toolkit ask the terminal for its size
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
         os.set_blocking(master, False)
         env = {**env, "TERM": "xterm", "COLUMNS": "200", "LINES": "50"}
         self.process = subprocess.Popen(
@@ -185,6 +190,7 @@ def endpoints_file(directory: Path, **sections: Dict) -> Path:
     path = directory / "endpoints.yml"
     path.write_text(yaml.safe_dump(sections))
     return path
+
 
 
 
