@@ -198,3 +198,4 @@ def endpoints_file(directory: Path, **sections: Dict) -> Path:
 
 
 
+
