@@ -199,3 +199,4 @@ def endpoints_file(directory: Path, **sections: Dict) -> Path:
 
 
 
+
