@@ -200,3 +200,4 @@ def endpoints_file(directory: Path, **sections: Dict) -> Path:
 
 
 
+
