@@ -201,3 +201,4 @@ def endpoints_file(directory: Path, **sections: Dict) -> Path:
 
 
 
+
