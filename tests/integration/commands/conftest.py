@@ -202,3 +202,4 @@ def endpoints_file(directory: Path, **sections: Dict) -> Path:
 
 
 
+
