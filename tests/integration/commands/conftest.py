@@ -1,6 +1,6 @@
 """One integration test per Rasa command, all on the session's trained demo model.
 
-Interactive commands (`rasa shell`, `rasa shell nlu`, `rasa interactive`) run in a pseudo-terminal
+Interactive commands (`rasa shell`, `rasa shell nlu`) run in a pseudo-terminal
 (the standard library's `pty`: prompt_toolkit needs a real terminal) and are driven by what
 they print, with a timeout on every wait instead of fixed sleeps.
 """
@@ -100,15 +100,6 @@ class Terminal:
             f" the terminal showed:\n{self.screen[-5000:]}"
         )
 
-    def wait_for_exit(self, timeout: float = 300) -> int:
-        """Wait until the command exits (reading what it prints meanwhile); its exit code."""
-        deadline = time.monotonic() + timeout
-        while self.process.poll() is None and time.monotonic() < deadline:
-            self._read(0.5)
-        self._read(0.1)
-        assert self.process.poll() is not None, f"still running after {timeout} s:\n{self.screen[-3000:]}"
-        return self.process.returncode
-
     def send(self, keys: Text) -> int:
         """Type `keys`; returns the output position before them, for `expect(..., since=)`."""
         mark = len(self.screen)
@@ -190,6 +181,7 @@ def endpoints_file(directory: Path, **sections: Dict) -> Path:
     path = directory / "endpoints.yml"
     path.write_text(yaml.safe_dump(sections))
     return path
+
 
 
 
