@@ -195,3 +195,4 @@ def endpoints_file(directory: Path, **sections: Dict) -> Path:
 
 
 
+
