@@ -196,3 +196,4 @@ def endpoints_file(directory: Path, **sections: Dict) -> Path:
 
 
 
+
