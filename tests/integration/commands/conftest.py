@@ -197,3 +197,4 @@ def endpoints_file(directory: Path, **sections: Dict) -> Path:
 
 
 
+

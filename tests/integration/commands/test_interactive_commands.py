@@ -47,5 +47,4 @@ def test_rasa_shell_as_make_demo_starts_it_answers_with_a_clean_terminal(
     mark = shell.send("wheres my ordr A1001??\r")
     shell.expect(r"(?i)DHL|shipped", since=mark)  # the order's status, from the database
     mark = shell.send("this is ridiculous, I am so angry with your service\r")
-    shell.expect(r"You're right to be annoyed.*Your input ->", since=mark)
-    shell.send("/stop\r")
+    shell.expect(r"You're right to be annoyed", since=mark)
