@@ -125,14 +125,28 @@ def test_a_store_without_a_wrapped_store_is_refused(tmp_path: Path) -> None:
         MaskingTrackerStore(DOMAIN, store={"dialect": "sqlite"})
 
 
-def test_log_records_are_masked(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_log_records_and_warnings_are_masked(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import warnings
+
     monkeypatch.setattr(privacy.log_filter, "_installed", None)
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)
     original = logging.getLogRecordFactory()
+    shown: List[Text] = []
     try:
         store_settings = {"type": "SQL", "dialect": "sqlite", "db": ":memory:"}
+        monkeypatch.setattr(warnings, "showwarning", lambda message, *args, **kw: shown.append(str(message)))
         MaskingTrackerStore(DOMAIN, store=store_settings)
         with caplog.at_level(logging.INFO):
             logging.getLogger("rapport.test").info("user said %s and %s about A1001", CARD, EMAIL)
+            logging.getLogger("rapport.test").info("typed \x1b[2J\x1b[31m")
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            # What Rasa's RegexMessageHandler warns, with the user's text, for "/intent{...}".
+            warnings.showwarning(UserWarning(f"Failed to parse '/inform{{\"email\": \"{EMAIL}\"}}'"),
+                                 UserWarning, "io.py", 100)
     finally:
         logging.setLogRecordFactory(original)
-    assert caplog.messages == ["user said [CARD] and [EMAIL] about A1001"]
+    assert caplog.messages == ["user said [CARD] and [EMAIL] about A1001", "typed \\x1b[2J\\x1b[31m"]
+    assert shown == ["Failed to parse '/inform{\"email\": \"[EMAIL]\"}'"]
