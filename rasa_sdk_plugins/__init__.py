@@ -25,6 +25,8 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from rasa_sdk_plugins.request_checks import check_action_call
+
 TOKEN_ENV = "RAPPORT_ACTION_SERVER_TOKEN"
 OPEN_PATHS = frozenset({"/health"})
 
@@ -64,9 +66,11 @@ def attach_sanic_app_extensions(app: Sanic) -> None:
     token = os.environ.get(TOKEN_ENV, "").strip()
     if not token:
         logger.info("%s is not set: the action server accepts calls from anyone.", TOKEN_ENV)
-        return
-    app.register_middleware(require_token(token), "request")
-    logger.info("Action server accepts calls only with the bearer token from %s.", TOKEN_ENV)
+    else:
+        app.register_middleware(require_token(token), "request")
+        logger.info("Action server accepts calls only with the bearer token from %s.", TOKEN_ENV)
+    # After the token check: a caller without the token learns nothing about the body format.
+    app.register_middleware(check_action_call, "request")
 
 
 def init_hooks(manager: pluggy.PluginManager) -> None:

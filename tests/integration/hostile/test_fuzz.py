@@ -28,8 +28,15 @@ def short(cases: int) -> settings:
     )
 
 
+# rasa_sdk's own line for a call naming no registered action, which it answers with 404.
+HANDLED = "No registered action found"
+
+
 def error_lines(log: Path) -> list:
-    return [line for line in log.read_text(errors="replace").splitlines() if ERROR_LINE.search(line)]
+    return [
+        line for line in log.read_text(errors="replace").splitlines()
+        if ERROR_LINE.search(line) and HANDLED not in line
+    ]
 
 
 @pytest.fixture
