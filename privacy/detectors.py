@@ -41,15 +41,16 @@ def iban_valid(iban: Text) -> bool:
     return int(number) % 97 == 1
 
 
-# 13-19 digits, optionally grouped by single spaces or dashes; not part of a longer token.
-_CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
+# 13-19 digits, optionally grouped by single spaces or dashes; not inside a longer token, but
+# letters glued to the end ("4111...1111abc") do not hide it.
+_CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?!\d)")
 _IBAN = re.compile(r"(?<![\w])[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]){11,30}(?![\w])")
 _EMAIL = re.compile(
     r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}(?![\w-])"
 )
 # Optional +/00 country prefix, then digits with the separators people type; 7-15 digits
 # (ITU E.164) counted below.
-_PHONE = re.compile(r"(?<![\w+-])(?:\+|00)?\(?\d[\d ()./-]{5,}\d(?![\w])")
+_PHONE = re.compile(r"(?<![\w+-])(?:\+|00)?\(?\d[\d ()./-]{5,}\d(?!\d)")
 _STREET_TYPES = (
     "street|st|road|rd|avenue|ave|lane|ln|drive|dr|boulevard|blvd|way|court|ct|place|pl|"
     "square|sq|terrace|close|crescent|parkway|highway|hwy|row|walk|gardens|grove|hill"

@@ -58,3 +58,9 @@ def test_kinds_and_placeholders_are_configurable() -> None:
     assert mask_text("bob@example.com 4111111111111111", config) == "<e-mail> 4111111111111111"
     with pytest.raises(ValueError, match="Unknown kinds"):
         MaskingConfig.from_settings(["passport"])
+
+
+def test_letters_glued_to_the_end_do_not_hide_a_number() -> None:
+    """Found by the fuzz run: "+44 20 7946 0958" followed by random text kept "0958"."""
+    assert mask_text("call +44 20 7946 0958abc", CONFIG) == "call [PHONE]abc"
+    assert mask_text("card 4111111111111111xyz", CONFIG) == "card [CARD]xyz"

@@ -98,4 +98,5 @@ def test_fuzz_socketio_channel(
         socket_state["target"] = targets.SocketIOTarget(guarded_assistant.url)
         socket_state["sent"] = 0
     socket_state["sent"] += 1
-    assert socket_state["target"].send(payload) == 200
+    # 413: a packet over max_body_kb, dropped by Engine.IO; the next connection still works.
+    assert socket_state["target"].send(payload) in {200, 413}

@@ -12,14 +12,15 @@ import requests
 
 from tests.integration.hostile.conftest import GuardedAssistant
 
-CARD = "4111 1111 1111 1111"
-EMAIL = "jane.doe@example.com"
-PHONE = "+44 20 7946 0958"
+# Not in the fuzz corpus (tests/fuzz/inputs.py), whose conversations share this database.
+CARD = "5555 5555 5555 4444"
+EMAIL = "maria.lopez@example.org"
+PHONE = "+49 30 9018 2733"
 # Every digit sequence of the card (whole, grouped, and each group of four), the e-mail's parts,
 # the phone number's digits.
 FORBIDDEN = [
-    "4111111111111111", "4111 1111", "1111 1111", "4111-1111", "jane.doe", "example.com",
-    "7946", "0958", "2079460958",
+    "5555555555554444", "5555 5555", "5555 4444", "5555-5555", "maria.lopez", "example.org",
+    "9018", "2733", "49309018",
 ]
 
 
@@ -33,9 +34,10 @@ def say(assistant: GuardedAssistant, sender: Text, text: Text) -> List[Any]:
 
 def leaks(text: Text) -> List[Text]:
     found = [secret for secret in FORBIDDEN if secret in text]
-    # "1111" alone: a four-digit group of the card, not part of a longer token.
-    if re.search(r"(?<![0-9A-Za-z])1111(?![0-9A-Za-z])", text):
-        found.append("1111")
+    # "5555" or "4444" alone: a four-digit group of the card, not part of a longer token.
+    for group in ("5555", "4444"):
+        if re.search(rf"(?<![0-9A-Za-z]){group}(?![0-9A-Za-z])", text):
+            found.append(group)
     return found
 
 
