@@ -16,7 +16,7 @@ from tests.fuzz import inputs, targets
 from tests.integration.hostile.conftest import MESSAGES_PER_MINUTE, GuardedAssistant
 
 # Cases per entry point in `make test` (the full run: bench/fuzz.py, 10,000 each).
-CASES = {"rest": 200, "parse": 150, "actions": 200, "socketio": 100}
+CASES = {"rest": 200, "parse": 150, "actions": 150, "socketio": 40}
 ERROR_LINE = re.compile(r"Traceback \(most recent call last\)| ERROR |Exception in ")
 
 
