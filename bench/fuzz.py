@@ -40,7 +40,9 @@ from tests.fuzz import inputs, targets
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "fuzz"
 BIN = Path(sys.executable).parent
-ERROR_LINE = re.compile(r"Traceback \(most recent call last\)| ERROR |Exception in ")
+# Unhandled exceptions: tracebacks and the servers' "exception occurred" lines. (An action's own
+# ERROR message about a call Rasa would never make, e.g. a form submitted without slots, is not.)
+ERROR_LINE = re.compile(r"Traceback \(most recent call last\)|Exception occurred|Exception in |Task exception")
 
 
 @dataclass
