@@ -4,7 +4,8 @@ rasa_sdk 3.6 answers a body that is not JSON with 400 but logs a traceback at ER
 body that is not an object (a list, a string) with an HTTP 500 (`'list' object has no attribute
 'get'`); the fuzz run (bench/fuzz.py) found both. This middleware answers 400 with what is wrong
 and logs one line at WARNING: the body must be a JSON object with `next_action` as text and,
-when present, `tracker` and `domain` as objects.
+when present, `tracker` and `domain` as objects, the tracker's slots and latest message objects,
+and its events objects with an `event` type (slot events with a `name`).
 """
 import json
 import logging
@@ -32,6 +33,25 @@ def problem_with(body: bytes) -> Optional[Text]:
     for key in ("tracker", "domain"):
         if key in call and not isinstance(call[key], dict):
             return f"`{key}` must be an object"
+    return _problem_with_tracker(call.get("tracker") or {})
+
+
+def _problem_with_tracker(tracker: Any) -> Optional[Text]:
+    """rasa_sdk reads these without checking (a form's validation indexes every event by
+    "event" and slot events by "name")."""
+    for key in ("slots", "latest_message"):
+        if tracker.get(key) is not None and not isinstance(tracker[key], dict):
+            return f"`tracker.{key}` must be an object"
+    events = tracker.get("events")
+    if events is None:
+        return None
+    if not isinstance(events, list):
+        return "`tracker.events` must be a list"
+    for event in events:
+        if not isinstance(event, dict) or not isinstance(event.get("event"), str):
+            return "every tracker event must be an object with an `event` type"
+        if event["event"] == "slot" and not isinstance(event.get("name"), str):
+            return "every slot event must name its slot"
     return None
 
 

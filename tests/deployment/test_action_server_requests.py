@@ -20,6 +20,10 @@ from tests.deployment.test_security import order_status_call
         (b'{"next_action": 5}', "`next_action`"),
         (b'{"next_action": "action_order_status", "tracker": []}', "`tracker` must be an object"),
         (b'{"next_action": "action_order_status", "domain": "x"}', "`domain` must be an object"),
+        (b'{"next_action": "x", "tracker": {"events": [[1], "slot"]}}', "every tracker event"),
+        (b'{"next_action": "x", "tracker": {"events": [{"event": "slot"}]}}', "slot event"),
+        (b'{"next_action": "x", "tracker": {"events": {}}}', "must be a list"),
+        (b'{"next_action": "x", "tracker": {"slots": []}}', "`tracker.slots`"),
     ],
 )
 def test_malformed_action_calls_are_refused(body: bytes, problem: Optional[str]) -> None:
