@@ -19,7 +19,7 @@ import os
 from typing import Any, List
 
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
-from rasa.shared.core.events import BotUttered, Event
+from rasa.shared.core.events import BotUttered, Event, UserUttered
 from rasa.shared.exceptions import RasaException
 
 logger = logging.getLogger(__name__)
@@ -39,8 +39,20 @@ def action_timeout() -> float:
         return DEFAULT_TIMEOUT
 
 
+def apologised_this_turn(tracker: Any) -> bool:
+    """Whether an earlier action of this turn already apologised (say it once per message)."""
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            return False
+        if isinstance(event, BotUttered) and MARKER in (event.metadata or {}):
+            return True
+    return False
+
+
 async def apology(action: RemoteAction, nlg: Any, tracker: Any, domain: Any, output_channel: Any) -> List[Event]:
-    """The bot message that stands in for the failed action."""
+    """The bot message that stands in for the failed action (none if this turn has one already)."""
+    if apologised_this_turn(tracker):
+        return []
     text = APOLOGY
     if RESPONSE_NAME in domain.responses:
         generated = await nlg.generate(RESPONSE_NAME, tracker, output_channel.name())

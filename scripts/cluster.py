@@ -269,8 +269,11 @@ class Cluster:
         self.action_servers[i].process.wait()
 
     def restart_action_server(self, i: int = 0, timeout: float = 120) -> None:
+        """Start action server `i` again; return once the load balancer routes to it (its health
+        check marks a server up again within a second)."""
         self.action_servers[i] = self._action_server(i)
         self.action_servers[i].start(self.action_server_health_url(i), timeout)
+        wait_for_http(f"http://127.0.0.1:{self.actions_port}{ACTIONS_HEALTH}", timeout=30, interval=0.2)
 
     def stop(self) -> None:
         """Stop every process (SIGTERM, then SIGKILL after a grace period), in parallel."""

@@ -70,3 +70,14 @@ def test_the_domain_can_word_the_apology_itself() -> None:
     nlg = TemplatedNaturalLanguageGenerator(domain.responses)
     events = asyncio.run(action.run(CollectingOutputChannel(), nlg, tracker, domain))
     assert [e.text for e in events] == ["Our order system is taking a break, back soon."]
+
+
+def test_a_turn_with_two_failed_actions_apologises_once() -> None:
+    first = asyncio.run(run_action(f"http://127.0.0.1:{free_port()}/webhook"))
+    tracker = DialogueStateTracker.from_events("dave", [UserUttered("where is my order A1001?")] + first)
+    action = RemoteAction("action_track_emotion", EndpointConfig(url=f"http://127.0.0.1:{free_port()}/webhook"))
+    nlg = TemplatedNaturalLanguageGenerator(DOMAIN.responses)
+    assert asyncio.run(action.run(CollectingOutputChannel(), nlg, tracker, DOMAIN)) == []
+    tracker.update(UserUttered("and A1002?"))
+    again = asyncio.run(action.run(CollectingOutputChannel(), nlg, tracker, DOMAIN))
+    assert [e.text for e in again] == [action_outage.APOLOGY]  # a new message gets its own apology
