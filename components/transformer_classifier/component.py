@@ -26,7 +26,11 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from components.compiled_lm_featurizer import CompiledLanguageModelFeaturizer
-from components.shared.encoder import resolve_model_path
+from components.shared.encoder import (
+    MODEL_SETTING_ALIAS,
+    EncoderNotFoundError,
+    resolve_configured_model,
+)
 from components.transformer_classifier import model_files
 from components.transformer_classifier.network import (
     build_network,
@@ -135,8 +139,10 @@ class TransformerIntentClassifier(CompiledLanguageModelFeaturizer):
     ) -> None:
         config = {
             **config,
-            "model_weights": weights_path
-            or resolve_model_path(config.get("model_name_or_path"), "model_name_or_path"),
+            # The encoder to run: the fine-tuned copy once trained, else the configured one
+            # (`model_weights` or its alias `model_name_or_path`), resolved for this instance only.
+            "model_weights": weights_path or resolve_configured_model(config),
+            MODEL_SETTING_ALIAS: None,
         }
         super().__init__(config, execution_context)
         self._model_storage = model_storage
@@ -173,6 +179,8 @@ class TransformerIntentClassifier(CompiledLanguageModelFeaturizer):
                     weights_path=model_files.encoder_dir(Path(directory)),
                     head=TrainedHead(kernel, bias, labels),
                 )
+        except EncoderNotFoundError:
+            raise
         except ValueError as error:
             logger.debug(f"{cls.__name__}: nothing trained in '{resource.name}' ({error}).")
             return cls.create(config, model_storage, resource, execution_context)
@@ -282,7 +290,10 @@ class TransformerIntentClassifier(CompiledLanguageModelFeaturizer):
 
     def _set_lm_features(self, doc: Dict[Text, Any], message: Message, attribute: Text = TEXT) -> None:
         super()._set_lm_features(doc, message, attribute)
-        if self._classifying and attribute == TEXT and self._head is not None and self._head.labels:
+        if (
+            self._classifying and attribute == TEXT and self._head is not None
+            and self._head.labels and (message.get(TEXT) or "").strip()
+        ):
             self._set_intent(message, np.asarray(doc[SENTENCE_FEATURES], np.float32).reshape(-1))
 
     def intent_probabilities(self, sentence_feature: np.ndarray) -> np.ndarray:
