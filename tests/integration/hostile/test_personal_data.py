@@ -20,7 +20,7 @@ PHONE = "+49 30 9018 2733"
 # the phone number's digits.
 FORBIDDEN = [
     "5555555555554444", "5555 5555", "5555 4444", "5555-5555", "maria.lopez", "example.org",
-    "9018", "2733", "49309018",
+    "49309018", "9018 2733",
 ]
 
 
@@ -34,8 +34,9 @@ def say(assistant: GuardedAssistant, sender: Text, text: Text) -> List[Any]:
 
 def leaks(text: Text) -> List[Text]:
     found = [secret for secret in FORBIDDEN if secret in text]
-    # "5555" or "4444" alone: a four-digit group of the card, not part of a longer token.
-    for group in ("5555", "4444"):
+    # A four-digit group of the card or the phone alone, not part of a longer token (a
+    # timestamp such as 1796052733.1 holds "2733" by chance: regression, CI 2026-11-30).
+    for group in ("5555", "4444", "9018", "2733"):
         if re.search(rf"(?<![0-9A-Za-z]){group}(?![0-9A-Za-z])", text):
             found.append(group)
     return found
