@@ -16,7 +16,7 @@ from tests.fuzz import inputs, targets
 from tests.integration.hostile.conftest import MESSAGES_PER_MINUTE, GuardedAssistant
 
 # Cases per entry point in `make test` (the full run: bench/fuzz.py, 10,000 each).
-CASES = {"rest": 200, "parse": 150, "actions": 150, "socketio": 40}
+CASES = {"rest": 200, "parse": 150, "actions": 150, "socketio": 15}
 # Unhandled exceptions: tracebacks and the servers' "exception occurred" lines. (An action's own
 # ERROR message about a call Rasa would never make, e.g. a form submitted without slots, is not.)
 ERROR_LINE = re.compile(r"Traceback \(most recent call last\)|Exception occurred|Exception in |Task exception")
