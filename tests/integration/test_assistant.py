@@ -112,10 +112,10 @@ def test_server_survives_bad_input(running_assistant: RunningAssistant, text: Te
 
 
 def test_a_huge_message_is_refused_with_a_reply(running_assistant: RunningAssistant) -> None:
-    """The REST channel's length limit (credentials.yml): 413 and a reply that says why."""
+    """The REST channel's body limit (credentials.yml: 64 KB): 413 and a reply that says why."""
     with pytest.raises(urllib.error.HTTPError) as refused:
         say(running_assistant, "bad-input", "x" * 100_000)
     assert refused.value.code == 413
     [reply] = json.load(refused.value)
-    assert "too long" in reply["text"]
+    assert "too large" in reply["text"]
     assert say(running_assistant, "bad-input-after", "hi")
