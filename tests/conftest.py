@@ -9,6 +9,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 
 from scripts.environment import apply_rapport_env
+from tests.integration import demo_model
 from tests.tiny_models import write_tiny_bert
 
 apply_rapport_env()
@@ -17,11 +18,30 @@ apply_rapport_env()
 INTEGRATION_DIR = Path(__file__).resolve().parent / "integration"
 
 
+# Session servers: the tests that use one run on the same pytest-xdist worker, so it starts once.
+SHARED_SERVERS = ("launched_assistant", "guarded_assistant")
+
+
 def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
-    """Everything under tests/integration/ is an integration test; `make test-fast` leaves it out."""
+    """Everything under tests/integration/ is an integration test; `make test-fast` leaves it out.
+
+    For `pytest -n 2 --dist loadgroup` (`make test`), each test's group is the session server it
+    uses, else its module (module-scoped fixtures are built once)."""
     for item in items:
         if INTEGRATION_DIR in Path(str(item.fspath)).resolve().parents:
             item.add_marker(pytest.mark.integration)
+        server = next((name for name in SHARED_SERVERS if name in item.fixturenames), None)
+        item.add_marker(pytest.mark.xdist_group(server or item.nodeid.split("::")[0]))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start training the demo model now if a selected test needs it (tests/integration/demo_model.py)."""
+    if any(demo_model.NEEDS_MODEL in getattr(item, "fixturenames", ()) for item in session.items):
+        demo_model.start(session.config._tmp_path_factory)
+
+
+def pytest_sessionfinish() -> None:
+    demo_model.finish()
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 """Real databases (a SQLite file, and PostgreSQL on 127.0.0.1:5432 in a database of our own)
 and a real local HTTP server that records what a webhook receives."""
 import json
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator, List, Text
@@ -11,7 +12,8 @@ import sqlalchemy as sa
 from analytics import schema
 
 POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
-POSTGRES_DB = "rapport_analytics_test"
+# one database per pytest-xdist worker: each drops and recreates its tables
+POSTGRES_DB = "rapport_analytics_test_" + os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from scripts.servers import Server, free_port
+from tests.integration import demo_model
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -32,10 +33,9 @@ def run(args: List[Text], env: Optional[Dict[Text, Text]] = None, timeout: float
 
 @pytest.fixture(scope="session")
 def trained_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo assistant, trained from config.yml, domain.yml and data/ exactly as `make train` does."""
-    out = tmp_path_factory.mktemp("models")
-    run([RASA, "train", "--fixed-model-name", "demo", "--out", str(out)])
-    return out / "demo.tar.gz"
+    """The demo assistant, trained from config.yml, domain.yml and data/ exactly as `make train`
+    does, once per run, in the background since collection (tests/integration/demo_model.py)."""
+    return demo_model.model(tmp_path_factory)
 
 
 @dataclass

@@ -68,15 +68,8 @@ async def _delete_queue(queue_name: Text) -> None:
 
 
 @pytest.fixture(scope="session")
-def hostile_model(request: pytest.FixtureRequest) -> Path:
-    """The session's trained demo model; RAPPORT_TEST_MODEL=<archive> reuses one already trained."""
-    prebuilt = os.environ.get("RAPPORT_TEST_MODEL")
-    return Path(prebuilt) if prebuilt else request.getfixturevalue("trained_model")
-
-
-@pytest.fixture(scope="session")
 def guarded_assistant(
-    hostile_model: Path, tmp_path_factory: pytest.TempPathFactory
+    trained_model: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[GuardedAssistant]:
     work = tmp_path_factory.mktemp("guarded")
     env = os.environ.copy()
@@ -105,7 +98,7 @@ def guarded_assistant(
 
     actions = Server([RASA, "run", "actions", "--port", str(actions_port)], env, work / "actions.log")
     rasa = Server(
-        [RASA, "run", "-m", str(hostile_model), "--enable-api", "--port", str(rasa_port),
+        [RASA, "run", "-m", str(trained_model), "--enable-api", "--port", str(rasa_port),
          "--endpoints", str(work / "endpoints.yml"), "--credentials", str(work / "credentials.yml")],
         env, work / "rasa.log",
     )
