@@ -42,11 +42,16 @@ def dockerfile(name: str) -> str:
 
 def test_the_endpoints_file_uses_the_production_stores() -> None:
     endpoints = yaml.safe_load(ENDPOINTS.read_text())
-    assert endpoints["tracker_store"]["type"] == "SQL"
-    assert endpoints["tracker_store"]["dialect"] == "postgresql"
+    # Personal data masked around both (docs/privacy.md; tested on the real services in
+    # tests/privacy/test_production_stack.py).
+    assert endpoints["tracker_store"]["type"] == "privacy.MaskingTrackerStore"
+    assert endpoints["tracker_store"]["store"]["type"] == "SQL"
+    assert endpoints["tracker_store"]["store"]["dialect"] == "postgresql"
     assert endpoints["lock_store"]["type"] == "redis"
-    assert endpoints["event_broker"]["type"] == "pika"
-    assert endpoints["event_broker"]["exchange_name"] == "${RAPPORT_BROKER_EXCHANGE}"
+    assert endpoints["event_broker"]["type"] == "privacy.MaskingEventBroker"
+    broker = endpoints["event_broker"]["broker"]
+    assert broker["type"] == "brokers.pika.FlushingPikaEventBroker"  # has flushed() for the channel
+    assert broker["exchange_name"] == "${RAPPORT_BROKER_EXCHANGE}"
     assert endpoints["action_endpoint"]["headers"]["Authorization"] == "Bearer ${RAPPORT_ACTION_SERVER_TOKEN}"
     assert {"RAPPORT_TRACKER_DB_HOST", "RAPPORT_REDIS_DB", "RAPPORT_BROKER_QUEUE"} <= endpoint_variables()
 
