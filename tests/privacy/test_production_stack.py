@@ -2,6 +2,7 @@
 PostgreSQL (127.0.0.1:5432, a database of our own) and the event broker on RabbitMQ
 (127.0.0.1:5672, an exchange and queue of our own), created by Rasa from the file itself.
 
+The masked slot values the next turn needs are shared through the local Redis (127.0.0.1:6379).
 A turn is what the processor does to the stores (save the tracker) followed by what the REST
 channel does before it answers (channels/idempotent_rest.py: wait for the broker). The queue is
 then read with a blocking client, which gives the event loop no chance to send anything late:
@@ -14,6 +15,7 @@ from typing import Iterator, List, Text, Tuple
 
 import pika
 import pytest
+import redis
 import sqlalchemy as sa
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore, TrackerStore
@@ -63,6 +65,9 @@ def queue(monkeypatch: pytest.MonkeyPatch, database: Text) -> Iterator[Text]:
     for variable, value in variables.items():
         monkeypatch.setenv(variable, value)
     yield name
+    red = redis.StrictRedis(host="127.0.0.1", port=6379, db=1)
+    for key in red.scan_iter(f"{name}:*"):
+        red.delete(key)
     with rabbitmq() as connection:
         channel = connection.channel()
         channel.queue_delete(name)
@@ -121,6 +126,11 @@ def test_a_turn_leaves_no_personal_data_in_postgresql_or_the_queue_and_is_confir
             await store.save(tracker)
             await published(store)  # what the channel awaits before it answers
             first = queued(queue)
+            # Another replica (its own stores from the same file) continues the conversation:
+            # the street typed in this turn reaches its actions unmasked (through Redis).
+            other_replica, other_broker = await production_stores()
+            assert (await other_replica.retrieve(sender)).get_slot("street") == "221B Baker Street"
+            await other_broker.close()
             # A retried message: the channel replays the stored turn and publishes it again.
             await publish_again(store, await store.retrieve(sender), f"{sender}-1")
             return first, queued(queue)
