@@ -110,6 +110,24 @@ def test_dockerfiles_serve_the_ports_and_health_urls_of_the_local_stack() -> Non
                 assert (REPO / source).exists(), source
 
 
+def test_the_assistant_image_holds_every_package_its_files_name() -> None:
+    """`module.Class` types in endpoints.production.yml and channels in credentials.yml are
+    imported by `rasa run` at start: their packages must be in the image."""
+    def named(value: object) -> List[str]:
+        if isinstance(value, dict):
+            return [n for k, v in value.items() for n in ([k] if "." in str(k) else []) + named(v)]
+        if isinstance(value, list):
+            return [n for item in value for n in named(item)]
+        return [value] if isinstance(value, str) and re.fullmatch(r"[a-z_]+(\.\w+)+", value) else []
+
+    files = [yaml.safe_load(ENDPOINTS.read_text()), yaml.safe_load((REPO / "credentials.yml").read_text())]
+    packages = {name.split(".")[0] for content in files for name in named(content)}
+    copied = {line.split()[1].rstrip("/") for line in dockerfile("Dockerfile.assistant").splitlines()
+              if line.startswith("COPY ")}
+    assert {"privacy", "brokers", "channels"} <= packages
+    assert packages <= copied, packages - copied
+
+
 def test_kubernetes_sets_the_same_variables_ports_and_probes() -> None:
     config = k8s("ConfigMap", "rapport-config")["data"]
     rasa = k8s("Deployment", "rapport-assistant")["spec"]["template"]["spec"]["containers"][0]
