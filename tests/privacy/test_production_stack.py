@@ -9,7 +9,9 @@ then read with a blocking client, which gives the event loop no chance to send a
 what is not in the queue then was not waited for."""
 import asyncio
 import json
+import logging
 import uuid
+import warnings
 from pathlib import Path
 from typing import Iterator, List, Text, Tuple
 
@@ -23,6 +25,7 @@ from rasa.core.utils import AvailableEndpoints
 from rasa.shared.core.events import UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+import privacy.log_filter
 from brokers.pika import FlushingPikaEventBroker
 from channels.idempotent_rest import publish_again, published
 from privacy import MaskingEventBroker, MaskingTrackerStore
@@ -64,7 +67,12 @@ def queue(monkeypatch: pytest.MonkeyPatch, database: Text) -> Iterator[Text]:
     }
     for variable, value in variables.items():
         monkeypatch.setenv(variable, value)
+    # The store masks this process's logs from its creation on (mask_logs): not beyond this test.
+    monkeypatch.setattr(privacy.log_filter, "_installed", None)
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)
+    record_factory = logging.getLogRecordFactory()
     yield name
+    logging.setLogRecordFactory(record_factory)
     red = redis.StrictRedis(host="127.0.0.1", port=6379, db=1)
     for key in red.scan_iter(f"{name}:*"):
         red.delete(key)
