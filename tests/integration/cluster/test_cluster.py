@@ -1,9 +1,10 @@
 """The production stack under load and faults (issue 12), on the demo model.
 
 In file order: state is shared between replicas (a conversation goes on whichever replica
-serves the next message), a retried message runs once, the action server's outage gets an
-apology, then the short fault-tolerance run of bench/fault_tolerance.py, which kills a replica
-(last, because the module's stack then has one replica left)."""
+serves the next message, masked personal data included), a retried message runs once, the
+action server's outage gets an apology, then the short fault-tolerance run of
+bench/fault_tolerance.py, which kills a replica (last, because the module's stack then has one
+replica left)."""
 import uuid
 from typing import Dict, List
 
@@ -66,6 +67,18 @@ def test_a_conversation_continues_on_another_replica(stack: Stack) -> None:
     on_0, on_1 = user_events(stack, sender, 0), user_events(stack, sender, 1)
     assert [e["text"] for e in on_0] == [e["text"] for e in on_1] == [
         "could you check where my order is", "it's A1003"]
+
+
+def test_a_masked_street_typed_on_one_replica_reaches_the_action_on_the_other(stack: Stack) -> None:
+    """The street is stored as [ADDRESS] (privacy.MaskingTrackerStore); the replica that submits
+    the form gets the typed street from Redis (slot_values_redis), not the placeholder."""
+    cluster, sender = stack.cluster, f"m-{uuid.uuid4().hex[:8]}"
+    for replica, text in [(0, "I need to change the delivery address"), (0, "A1008"),
+                          (1, "14 Queen Street"), (0, "Liverpool")]:
+        say(cluster.replica_url(replica), sender, text)
+    done = texts(say(cluster.replica_url(0), sender, "L1 8JQ"))
+    assert "A1008" in done and "14 Queen Street, Liverpool L1 8JQ" in done, done
+    assert [e["text"] for e in user_events(stack, sender)][2:] == ["[ADDRESS]", "Liverpool", "[ADDRESS]"]
 
 
 def test_a_retried_message_runs_once_on_any_replica(stack: Stack) -> None:
