@@ -123,6 +123,20 @@ def _unwrapped(endpoint: Any, inner: Text) -> Optional[Dict[Text, Any]]:
     return config
 
 
+def _is_pika(broker_type: Any) -> bool:
+    """Rasa's `pika` broker, or a class built on it (brokers.pika.FlushingPikaEventBroker)."""
+    if str(broker_type or "").lower() == "pika":
+        return True
+    from rasa.core.brokers.pika import PikaEventBroker
+    from rasa.shared.utils.common import class_from_module_path
+
+    try:
+        found = class_from_module_path(str(broker_type))
+    except (ImportError, AttributeError, ValueError):
+        return False
+    return isinstance(found, type) and issubclass(found, PikaEventBroker)
+
+
 def from_endpoints(path: Path) -> Dict[Text, Any]:
     """Where Rasa's events are, read from a Rasa endpoints file: the SQL tracker store's URL
     and, when ``event_broker`` is a pika broker, its RabbitMQ address and exchange."""
@@ -138,7 +152,7 @@ def from_endpoints(path: Path) -> Dict[Text, Any]:
         found["tracker_store_url"] = str(SQLTrackerStore.get_db_url(
             **{k: config[k] for k in keys if config.get(k) is not None}))
     broker = _unwrapped(endpoints.event_broker, "broker")
-    if broker and str(broker.get("type", "")).lower() == "pika":
+    if broker and _is_pika(broker.get("type")):
         host = str(broker.get("url") or "localhost")
         if not host.startswith("amqp"):
             credentials = f"{broker.get('username', 'guest')}:{broker.get('password', 'guest')}@"

@@ -32,6 +32,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Text, Tuple
@@ -43,6 +44,7 @@ import yaml
 from tqdm import tqdm
 
 from channels.action_outage import APOLOGY
+from privacy.masking import MaskingConfig, mask_text
 from scripts.cluster import Cluster, Settings, postgres_url
 from scripts.private_services import PrivatePostgres, PrivateRedis
 from scripts.servers import REPO, group_members
@@ -55,6 +57,7 @@ ENTITY_MARKUP = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
 ATTEMPT_TIMEOUT = 60.0  # one request
 MESSAGE_DEADLINE = 240.0  # all attempts of one message
 PROBE_TEXT = "where is my order A1001?"
+MASKING = MaskingConfig()  # what endpoints.production.yml masks (every kind)
 
 
 def user_turns(stories_file: Path = STORIES) -> List[List[Text]]:
@@ -284,6 +287,21 @@ def event_key(event: Dict) -> Tuple:
     return (event.get("event"), event.get("timestamp"))
 
 
+def as_stored(text: Text) -> Text:
+    """A sent text as the stack stores it: endpoints.production.yml masks personal data."""
+    return mask_text(text, MASKING)
+
+
+def occurrences(texts: List[Text]) -> List[Tuple[Text, int]]:
+    """Each text with how often it came before: equal texts become distinct keys, in order."""
+    seen: Counter = Counter()
+    keyed = []
+    for text in texts:
+        keyed.append((text, seen[text]))
+        seen[text] += 1
+    return keyed
+
+
 def healthy_silent_texts(load: Load) -> set:
     """Texts left without a reply while nothing was down (steady or after a recovery): the demo's
     behaviour in some states of the shared orders database (e.g. a form for an order that another
@@ -299,22 +317,27 @@ def integrity(load: Load, stored: Dict[Text, List[Dict]], published: Dict[Text, 
                   missing_from_broker=0, duplicated_in_broker=0, broker_events_not_stored=0,
                   unanswered_by_client=0, empty_replies=0)
     silent = reference.empty_texts | healthy_silent_texts(load)
+    stored_silent = {as_stored(t) for t in silent}
     by_sender: Dict[Text, List[Reply]] = {}
     for reply in load.replies:
         by_sender.setdefault(reply.sender, []).append(reply)
     for sender, sent in by_sender.items():
         events = stored.get(sender, [])
-        # matched by text (unique within a story): Rasa's own channel does not keep message ids
+        # Matched by text as the store keeps it (Rasa's own channel keeps no message ids), with
+        # its occurrence: two turns of a story may be stored alike ("[ADDRESS]" twice).
         stored_texts = [e.get("text") for e in events if e.get("event") == "user"]
-        answered = [r.text for r in sorted(sent, key=lambda r: r.index) if r.ok]
+        in_order = sorted(sent, key=lambda r: r.index)
+        answered = [as_stored(r.text) for r in in_order if r.ok]
         counts["unanswered_by_client"] += sum(1 for r in sent if not r.ok)
         counts["empty_replies"] += sum(1 for r in sent if r.ok and not r.replies
                                        and r.text not in silent)
-        counts["lost"] += sum(1 for t in answered if t not in stored_texts)
-        counts["duplicated"] += len(stored_texts) - len(set(stored_texts))
-        first_seen = [t for i, t in enumerate(stored_texts) if t not in stored_texts[:i]]
-        expected = [t for t in answered if t in first_seen]
-        counts["reordered"] += sum(1 for a, b in zip([t for t in first_seen if t in expected], expected) if a != b)
+        counts["lost"] += sum((Counter(answered) - Counter(stored_texts)).values())
+        counts["duplicated"] += sum(
+            (Counter(stored_texts) - Counter(as_stored(r.text) for r in in_order)).values())
+        stored_keys, answered_keys = occurrences(stored_texts), occurrences(answered)
+        first_seen = [k for k in stored_keys if k in answered_keys]
+        expected = [k for k in answered_keys if k in stored_keys]
+        counts["reordered"] += sum(1 for a, b in zip(first_seen, expected) if a != b)
         timestamps = [e.get("timestamp") or 0 for e in events]
         counts["events_out_of_time_order"] += sum(1 for a, b in zip(timestamps, timestamps[1:]) if b < a)
         for i, event in enumerate(events):
@@ -322,7 +345,7 @@ def integrity(load: Load, stored: Dict[Text, List[Dict]], published: Dict[Text, 
                 rest = events[i + 1:]
                 upto = next((j for j, e in enumerate(rest) if e.get("event") == "user"), len(rest))
                 if not any(e.get("event") == "bot" for e in rest[:upto]) \
-                        and event.get("text") not in silent:
+                        and event.get("text") not in stored_silent:
                     counts["turns_without_reply"] += 1
         stored_keys = [event_key(e) for e in events]
         published_keys = [event_key(e) for e in published.get(sender, [])]

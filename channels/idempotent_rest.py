@@ -20,14 +20,15 @@ channels/rest.py) adds:
 
 - events in the broker before the reply: Rasa's Pika broker publishes in background tasks, so a
   replica killed right after a turn loses that turn's events from the broker (they are in the
-  tracker store). The channel answers only once the broker has published (RabbitMQ confirmed)
-  what the replica handed it, and a replayed retry publishes its turn's events again: the broker
-  gets every stored event at least once (consumers deduplicate by sender, type and timestamp).
+  tracker store). With a broker that offers `flushed()` (`brokers.pika.FlushingPikaEventBroker`,
+  as in endpoints.production.yml, also inside `privacy.MaskingEventBroker`), the channel answers
+  only once the broker has published (RabbitMQ confirmed) what the replica handed it, and a
+  replayed retry publishes its turn's events again: the broker gets every stored event at least
+  once (consumers deduplicate by sender, type and timestamp).
   When the broker is down, Rasa keeps the events in memory and the turn still succeeds.
 
 Without a message id the channel behaves as Rasa's, except for the status codes above.
 """
-import asyncio
 import logging
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
@@ -92,11 +93,13 @@ def turn_events(tracker: DialogueStateTracker, message_id: Text) -> List[Event]:
 
 
 async def published(store: TrackerStore) -> None:
-    """Wait for the broker's publishing tasks of this replica (Rasa's PikaEventBroker keeps them
-    in `_background_tasks`; a publish that fails is kept in memory by the broker itself)."""
-    pending = list(getattr(store.event_broker, "_background_tasks", ()))
-    if pending:
-        await asyncio.gather(*pending, return_exceptions=True)
+    """Wait until the broker has sent what this replica handed it so far, through the broker's
+    public `flushed()` (brokers.pika.FlushingPikaEventBroker, and privacy.MaskingEventBroker
+    around it; a publish that fails is kept in memory by the broker itself). A broker without
+    `flushed()` (Rasa's own `pika`) cannot say, and the reply does not wait."""
+    flushed = getattr(store.event_broker, "flushed", None)
+    if flushed is not None:
+        await flushed()
 
 
 async def publish_again(store: TrackerStore, tracker: DialogueStateTracker, message_id: Text) -> None:

@@ -10,6 +10,9 @@ same list of replies. What Rasa's channel does with a bad request, and what this
   that says what is wrong;
 - a message over `max_message_chars`: parsed for as long as it takes / 413 and a reply;
 - more than `messages_per_minute` in one conversation: all handled / 429 and a reply.
+
+It also puts `max_message_chars` on the HTTP API's routes that parse text (`POST /model/parse`,
+`POST /conversations/<id>/messages`; channels/api_limits.py), which Rasa leaves unlimited.
 """
 import json
 from asyncio import CancelledError
@@ -19,10 +22,11 @@ from typing import Any, Awaitable, Callable, Dict, Optional, Text, Tuple
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from rasa.utils.endpoints import bool_arg
-from sanic import Blueprint, response
+from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from channels.api_limits import refuse_long_text
 from channels.limits import (
     BAD_REQUEST,
     TOO_MANY,
@@ -97,6 +101,11 @@ class LimitedRestInput(RestInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
         webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
+
+        @webhook.listener("before_server_start")
+        async def limit_the_api(app: Sanic, _loop: Any) -> None:
+            # The HTTP API's parsing routes get the same length limit (channels/api_limits.py).
+            app.register_middleware(refuse_long_text(self.limits.max_message_chars), "request")
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

@@ -5,7 +5,7 @@ endpoints.yml:
     event_broker:
       type: privacy.MaskingEventBroker
       broker:                # the wrapped broker, written exactly as without masking
-        type: pika
+        type: brokers.pika.FlushingPikaEventBroker    # or any Rasa broker, e.g. `pika`
         url: localhost
         username: guest
         password: guest
@@ -14,7 +14,9 @@ endpoints.yml:
       placeholders: {email: "[EMAIL]"}            # optional, per kind
 
 `privacy.MaskingTrackerStore` already hands the broker masked events; this wrapper covers a
-broker fed by any other store or by `rasa export`.
+broker fed by any other store or by `rasa export`. It forwards `flushed()` (wait until what was
+published is sent; brokers/pika.py) to the wrapped broker, so a channel that waits for the
+broker (channels/idempotent_rest.py) waits the same with or without masking.
 """
 import asyncio
 from typing import Any, Dict, Optional, Text
@@ -52,6 +54,13 @@ class MaskingEventBroker(EventBroker):
     def publish(self, event: Dict[Text, Any]) -> None:
         [masked] = mask_event_dicts([event], self.config)
         self.wrapped.publish(masked)
+
+    async def flushed(self) -> None:
+        """Wait until the wrapped broker has sent what it was handed, if it can tell
+        (`flushed()` of brokers.pika.FlushingPikaEventBroker); at once otherwise."""
+        flushed = getattr(self.wrapped, "flushed", None)
+        if flushed is not None:
+            await flushed()
 
     def is_ready(self) -> bool:
         return self.wrapped.is_ready()

@@ -11,19 +11,23 @@ endpoints.yml:
       mask: [card, iban, email, phone, address]   # optional, default: all
       placeholders: {card: "[CARD]"}              # optional, per kind
       keep_slot_values_for: 900                   # optional, seconds; 0 = never
+      slot_values_redis: {url: redis, port: 6379, db: 1, password: ..., key_prefix: rapport}
+                                                  # optional: share them between replicas
       mask_logs: true                             # optional
 
 Rasa handles a message on the tracker it holds in memory and saves it at the end of the turn:
 the NLU pipeline, the policies and the actions of that turn see what the user typed, and only
 the saved copy (and the events the wrapped store publishes to the event broker) is masked.
 A slot value typed in one turn and used by an action in a later one (the address form's street)
-would reach that action as a placeholder; so this store remembers the original slot values in
-this process's memory for `keep_slot_values_for` seconds and puts them back into the tracker
-the processor retrieves. The HTTP API's tracker (`retrieve_full_tracker`) never gets them back.
+would reach that action as a placeholder; so this store remembers the original slot values for
+`keep_slot_values_for` seconds (privacy/slot_memory.py: in this process, or in Redis for several
+replicas) and puts them back into the tracker the processor retrieves. A masked slot whose value
+is not remembered (expired, another replica without `slot_values_redis`, a restart) comes back
+empty, never as its placeholder: a form asks for it again instead of an action using
+"[ADDRESS]" as an address. The HTTP API's tracker (`retrieve_full_tracker`) never gets them back.
 """
 import logging
-import time
-from typing import Any, Dict, Iterable, List, Optional, Text, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Text
 
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import TrackerStore, create_tracker_store
@@ -34,14 +38,11 @@ from rasa.utils.endpoints import EndpointConfig
 
 from privacy.log_filter import install_log_masking
 from privacy.masking import MaskingConfig, mask_events
+from privacy.slot_memory import slot_key, slot_values
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_KEEP_SLOT_VALUES_FOR = 900.0
-
-
-def _slot_key(event: SlotSet) -> Tuple[Text, float]:
-    return event.key, event.timestamp
 
 
 class MaskingTrackerStore(TrackerStore):
@@ -56,6 +57,7 @@ class MaskingTrackerStore(TrackerStore):
         mask: Optional[List[Text]] = None,
         placeholders: Optional[Dict[Text, Text]] = None,
         keep_slot_values_for: float = DEFAULT_KEEP_SLOT_VALUES_FOR,
+        slot_values_redis: Optional[Dict[Text, Any]] = None,
         mask_logs: bool = True,
         **kwargs: Any,
     ) -> None:
@@ -67,8 +69,7 @@ class MaskingTrackerStore(TrackerStore):
         self.config = MaskingConfig.from_settings(mask, placeholders)
         self.keep_slot_values_for = float(keep_slot_values_for)
         self._inner = create_tracker_store(EndpointConfig.from_dict(store), domain, event_broker)
-        # conversation id -> {(slot, timestamp): (original SlotSet, time it was saved)}
-        self._recent_slots: Dict[Text, Dict[Tuple[Text, float], Tuple[SlotSet, float]]] = {}
+        self.slot_values = slot_values(self.keep_slot_values_for, slot_values_redis)
         super().__init__(domain, event_broker, **kwargs)
         if mask_logs:
             install_log_masking(self.config)
@@ -124,41 +125,44 @@ class MaskingTrackerStore(TrackerStore):
     # --- slot values kept for the next turns ---------------------------------------------------
 
     def _remember_slot_values(self, sender_id: Text, events: List[Event], masked: List[Event]) -> None:
-        if self.keep_slot_values_for <= 0:
+        if self.slot_values is None:
             return
-        now = time.monotonic()
-        recent = self._recent_slots.setdefault(sender_id, {})
-        for original, stored in zip(events, masked):
-            if isinstance(original, SlotSet) and original is not stored:
-                recent[_slot_key(stored)] = (original, now)
-        self._forget_expired(now)
+        originals = {
+            slot_key(stored): original
+            for original, stored in zip(events, masked)
+            if isinstance(original, SlotSet) and original is not stored
+        }
+        if originals:
+            self.slot_values.remember(sender_id, originals)
 
-    def _forget_expired(self, now: float) -> None:
-        for sender_id in list(self._recent_slots):
-            recent = self._recent_slots[sender_id]
-            for key in [k for k, (_, saved) in recent.items() if now - saved > self.keep_slot_values_for]:
-                del recent[key]
-            if not recent:
-                del self._recent_slots[sender_id]
+    def _is_masked(self, value: Any) -> bool:
+        text = value if isinstance(value, str) else str(value)
+        return any(self.config.placeholders[kind] in text for kind in self.config.kinds)
+
+    def _unmasked(self, event: Event, recalled: Dict) -> Event:
+        """A stored slot event as the next turn must see it: its typed value, or empty."""
+        if not isinstance(event, SlotSet) or event.value is None:
+            return event
+        original = recalled.get(slot_key(event))
+        if original is not None:
+            return original
+        if self._is_masked(event.value):
+            return SlotSet(event.key, None, event.timestamp, event.metadata)
+        return event
 
     def _with_recent_slot_values(
         self, tracker: Optional[DialogueStateTracker]
     ) -> Optional[DialogueStateTracker]:
         if tracker is None:
             return None
-        self._forget_expired(time.monotonic())
-        recent = self._recent_slots.get(tracker.sender_id)
-        if not recent:
+        recalled = self.slot_values.recall(tracker.sender_id) if self.slot_values else {}
+        events = list(tracker.events)
+        restored_events = [self._unmasked(event, recalled) for event in events]
+        if all(a is b for a, b in zip(events, restored_events)):
             return tracker
-        events = [
-            recent[_slot_key(event)][0]
-            if isinstance(event, SlotSet) and _slot_key(event) in recent
-            else event
-            for event in tracker.events
-        ]
         restored = DialogueStateTracker.from_events(
             tracker.sender_id,
-            events,
+            restored_events,
             slots=list(tracker.slots.values()),
             max_event_history=tracker._max_event_history,
         )

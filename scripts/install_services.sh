@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# PostgreSQL, Redis and RabbitMQ for the integration tests and `make cluster`, and HAProxy for the
-# cluster's load balancer: each from Debian's packages, installed and started only when it does
-# not answer already (where they run, as on the project's machines, this is a quick no-op).
+# PostgreSQL, Redis and RabbitMQ for the integration tests and `make cluster`, HAProxy for the
+# cluster's load balancer, and tmux, the terminal the tests type `rasa shell` and `rasa interactive`
+# into: each from Debian's packages, installed and started only when it does not answer already
+# (where they run, as on the project's machines, this is a quick no-op).
 # The start commands are the machine's own (see docs/deploy.md, "Scale out").
 set -euo pipefail
 
@@ -53,3 +54,5 @@ if [ ! -x /usr/sbin/haproxy ]; then
   install haproxy
   echo "haproxy installed: $(/usr/sbin/haproxy -v | head -1)"
 fi
+
+command -v tmux >/dev/null || install tmux

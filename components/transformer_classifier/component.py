@@ -72,8 +72,9 @@ class TransformerIntentClassifier(CompiledLanguageModelFeaturizer):
     Rasa's `LanguageModelFeaturizer` settings apply too: see
     [Rasa's documentation](https://rasa.com/docs/rasa/3.x/components#languagemodelfeaturizer).
 
-    - `model_name_or_path` (default `null`): BERT-family TF checkpoint, a local directory or a
-      Hugging Face name in the local cache; `null` = the bundled all-MiniLM-L6-v2.
+    - `model_weights` (default `null`): BERT-family TF checkpoint, a local directory or a
+      Hugging Face name in the local cache; `null` = the bundled all-MiniLM-L6-v2
+      (`model_name_or_path`, its first name, is read too).
     - `model_name` (default `bert`): Rasa's architecture key for tokenisation (Rasa's BERT code
       assumes `[CLS]`=101, `[SEP]`=102).
     - `epochs` (default `5`): passes over the training data (early stopping may end sooner).
@@ -113,7 +114,7 @@ class TransformerIntentClassifier(CompiledLanguageModelFeaturizer):
         return {
             **LanguageModelFeaturizer.get_default_config(),
             "model_name": "bert",
-            "model_name_or_path": None,
+            "model_weights": None,
             "epochs": 5,
             "learning_rate": 0.0001,
             "batch_size": 32,

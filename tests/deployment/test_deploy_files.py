@@ -42,11 +42,16 @@ def dockerfile(name: str) -> str:
 
 def test_the_endpoints_file_uses_the_production_stores() -> None:
     endpoints = yaml.safe_load(ENDPOINTS.read_text())
-    assert endpoints["tracker_store"]["type"] == "SQL"
-    assert endpoints["tracker_store"]["dialect"] == "postgresql"
+    # Personal data masked around both (docs/privacy.md; tested on the real services in
+    # tests/privacy/test_production_stack.py).
+    assert endpoints["tracker_store"]["type"] == "privacy.MaskingTrackerStore"
+    assert endpoints["tracker_store"]["store"]["type"] == "SQL"
+    assert endpoints["tracker_store"]["store"]["dialect"] == "postgresql"
     assert endpoints["lock_store"]["type"] == "redis"
-    assert endpoints["event_broker"]["type"] == "pika"
-    assert endpoints["event_broker"]["exchange_name"] == "${RAPPORT_BROKER_EXCHANGE}"
+    assert endpoints["event_broker"]["type"] == "privacy.MaskingEventBroker"
+    broker = endpoints["event_broker"]["broker"]
+    assert broker["type"] == "brokers.pika.FlushingPikaEventBroker"  # has flushed() for the channel
+    assert broker["exchange_name"] == "${RAPPORT_BROKER_EXCHANGE}"
     assert endpoints["action_endpoint"]["headers"]["Authorization"] == "Bearer ${RAPPORT_ACTION_SERVER_TOKEN}"
     assert {"RAPPORT_TRACKER_DB_HOST", "RAPPORT_REDIS_DB", "RAPPORT_BROKER_QUEUE"} <= endpoint_variables()
 
@@ -103,6 +108,24 @@ def test_dockerfiles_serve_the_ports_and_health_urls_of_the_local_stack() -> Non
         if line.startswith("COPY ") and "models/" not in line:
             for source in line.split()[1:-1]:
                 assert (REPO / source).exists(), source
+
+
+def test_the_assistant_image_holds_every_package_its_files_name() -> None:
+    """`module.Class` types in endpoints.production.yml and channels in credentials.yml are
+    imported by `rasa run` at start: their packages must be in the image."""
+    def named(value: object) -> List[str]:
+        if isinstance(value, dict):
+            return [n for k, v in value.items() for n in ([k] if "." in str(k) else []) + named(v)]
+        if isinstance(value, list):
+            return [n for item in value for n in named(item)]
+        return [value] if isinstance(value, str) and re.fullmatch(r"[a-z_]+(\.\w+)+", value) else []
+
+    files = [yaml.safe_load(ENDPOINTS.read_text()), yaml.safe_load((REPO / "credentials.yml").read_text())]
+    packages = {name.split(".")[0] for content in files for name in named(content)}
+    copied = {line.split()[1].rstrip("/") for line in dockerfile("Dockerfile.assistant").splitlines()
+              if line.startswith("COPY ")}
+    assert {"privacy", "brokers", "channels"} <= packages
+    assert packages <= copied, packages - copied
 
 
 def test_kubernetes_sets_the_same_variables_ports_and_probes() -> None:

@@ -2,18 +2,21 @@
 
 - the action server, with RAPPORT_ACTION_SERVER_TOKEN set, answers only calls that carry the
   bearer token, and Rasa's own action-endpoint client sends it from endpoints.yml;
-- `rasa run --enable-api --auth-token` refuses the HTTP API without the token.
+- `rasa run --enable-api --auth-token` refuses the HTTP API without the token, and refuses a
+  text to parse that is longer than the channels allow.
 """
 import asyncio
+import json
 import os
 import subprocess
 import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional, Text
+from typing import Any, Dict, Iterator, Optional, Text, Tuple
 
 import pytest
+import yaml
 from rasa.core.utils import AvailableEndpoints
 from rasa.utils.endpoints import ClientResponseError
 
@@ -127,14 +130,28 @@ def test_rasa_sends_the_token_from_endpoints_yml(
     assert refused.value.status == 401
 
 
-def test_http_api_needs_the_auth_token(tmp_path: Path) -> None:
-    """The production flags, without a model: authentication is checked before anything else."""
+def post(url: Text, body: Dict[Text, Any]) -> Tuple[int, Dict[Text, Any]]:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_http_api_needs_the_auth_token_and_limits_the_text_it_parses(tmp_path: Path) -> None:
+    """The production flags and channels, without a model: authentication is checked before
+    anything the model would do, and a text the API would parse is held to the REST channel's
+    `max_message_chars` (channels/api_limits.py) before that."""
     port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}  # the channels of credentials.yml
     server = Server(
         [RASA, "run", "--enable-api", "--auth-token", TOKEN, "--port", str(port),
-         "--interface", "127.0.0.1", "-m", str(tmp_path / "no-models")],
+         "--interface", "127.0.0.1", "-m", str(tmp_path / "no-models"),
+         "--credentials", str(REPO / "credentials.yml")],
         # Not from the repo: given no model, Rasa falls back to ./models, which `make demo` fills.
-        os.environ.copy(), tmp_path / "rasa.log", cwd=tmp_path,
+        env, tmp_path / "rasa.log", cwd=tmp_path,
     )
     base = f"http://127.0.0.1:{port}"
     server.start(f"{base}/version")
@@ -143,5 +160,18 @@ def test_http_api_needs_the_auth_token(tmp_path: Path) -> None:
         assert http_status(f"{base}/status?token=wrong") == 401
         # with the token the request gets past authentication (409: no model loaded)
         assert http_status(f"{base}/conversations/someone/tracker?token={TOKEN}") == 409
+
+        limit = yaml.safe_load((REPO / "credentials.yml").read_text())[
+            "channels.idempotent_rest.IdempotentRestInput"]["max_message_chars"]
+        status, reply = post(f"{base}/model/parse?token={TOKEN}", {"text": "x" * 1_000_000})
+        assert status == 413 and reply["reason"] == "MessageTooLong"
+        assert reply["message"] == (f"The text is too long (1000000 characters); the limit is "
+                                    f"{limit} characters.")
+        status, reply = post(f"{base}/conversations/a/b/messages?token={TOKEN}",
+                             {"text": "y" * (limit + 1), "sender": "user"})
+        assert status == 413 and reply["details"]["limit"] == limit
+        # at the limit the text reaches Rasa's route (409: no model to parse it with)
+        assert post(f"{base}/model/parse?token={TOKEN}", {"text": "x" * limit})[0] == 409
+        assert post(f"{base}/model/parse", {"text": "hello"})[0] == 401
     finally:
         server.stop()

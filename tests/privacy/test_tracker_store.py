@@ -1,11 +1,14 @@
-"""MaskingTrackerStore around Rasa's real SQL tracker store (SQLite file) and file event broker."""
+"""MaskingTrackerStore around Rasa's real SQL tracker store (SQLite file) and file event broker,
+with masked slot values kept in process or in the local Redis (127.0.0.1:6379)."""
 import asyncio
 import json
 import logging
+import uuid
 from pathlib import Path
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, Iterator, List, Text
 
 import pytest
+import redis
 from rasa.core.brokers.file import FileEventBroker
 from rasa.core.tracker_store import SQLTrackerStore, TrackerStore
 from rasa.shared.core.domain import Domain
@@ -14,7 +17,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
 import privacy.log_filter
-from privacy import MaskingTrackerStore
+from privacy import MaskingTrackerStore, slot_memory
 
 CARD, EMAIL, PHONE = "4111 1111 1111 1111", "jane.doe@example.com", "+44 20 7946 0958"
 SECRETS = ["4111111111111111", "4111 1111", "1111 1111", "jane.doe", "example.com", "7946", "0958"]
@@ -97,10 +100,61 @@ def test_the_next_turn_sees_a_recent_slot_value_and_not_the_masked_text(tmp_path
     assert "Baker" not in (tmp_path / "trackers.db").read_bytes().decode("utf-8", errors="replace")
 
 
-def test_slot_values_are_not_kept_when_told_so(tmp_path: Path) -> None:
+def test_slot_values_are_not_kept_when_told_so_and_an_action_never_gets_a_placeholder(
+    tmp_path: Path,
+) -> None:
     masking = store(tmp_path, keep_slot_values_for=0)
     save(masking, conversation())
-    assert asyncio.run(masking.retrieve("jane")).get_slot("street") == "[ADDRESS]"
+    # Empty, so that a form asks again rather than an action taking "[ADDRESS]" for an address.
+    assert asyncio.run(masking.retrieve("jane")).get_slot("street") is None
+    assert asyncio.run(masking.retrieve("jane")).get_slot("order_id") == "A1001"
+    assert asyncio.run(masking.retrieve_full_tracker("jane")).get_slot("street") == "[ADDRESS]"
+
+
+def test_a_replica_that_did_not_see_the_value_gets_an_empty_slot(tmp_path: Path) -> None:
+    """Two replicas on one database, values kept in process: the other one cannot restore."""
+    first, second = store(tmp_path), store(tmp_path)
+    save(first, conversation())
+    assert asyncio.run(first.retrieve("jane")).get_slot("street") == "221B Baker Street"
+    assert asyncio.run(second.retrieve("jane")).get_slot("street") is None
+
+
+@pytest.fixture
+def redis_settings() -> Iterator[Dict[Text, Any]]:
+    """The local Redis (127.0.0.1:6379), under a key prefix of our own, cleaned afterwards."""
+    settings = {"url": "127.0.0.1", "port": 6379, "db": 1, "key_prefix": f"test{uuid.uuid4().hex[:8]}"}
+    yield settings
+    red = redis.StrictRedis(host="127.0.0.1", port=6379, db=1)
+    for key in red.scan_iter(f"{settings['key_prefix']}:*"):
+        red.delete(key)
+
+
+def test_replicas_sharing_redis_restore_each_others_values_until_they_expire(
+    tmp_path: Path, redis_settings: Dict[Text, Any]
+) -> None:
+    first = store(tmp_path, slot_values_redis=redis_settings, keep_slot_values_for=600)
+    second = store(tmp_path, slot_values_redis=redis_settings, keep_slot_values_for=600)
+    save(first, conversation())
+    assert asyncio.run(second.retrieve("jane")).get_slot("street") == "221B Baker Street"
+    red = redis.StrictRedis(host="127.0.0.1", port=6379, db=1)
+    key = f"{redis_settings['key_prefix']}:masked_slots:jane"
+    assert 0 < red.ttl(key) <= 600  # Redis deletes them itself
+    stored = b"".join(red.hvals(key)).decode()
+    assert "Baker" in stored and "4111" not in stored  # only masked slot values, nothing else
+    assert "Baker" not in (tmp_path / "trackers.db").read_bytes().decode("utf-8", errors="replace")
+
+
+def test_in_process_values_expire_oldest_conversation_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [0.0]
+    monkeypatch.setattr(slot_memory.time, "monotonic", lambda: now[0])
+    kept = slot_memory.InProcessSlotValues(keep_for=900)
+    street = SlotSet("street", "221B Baker Street", timestamp=1.0)
+    kept.remember("a", {slot_memory.slot_key(street): street})
+    now[0] = 10.0
+    kept.remember("b", {slot_memory.slot_key(street): street})
+    now[0] = 905.0
+    assert kept.recall("a") == {} and kept.recall("b") == {("street", 1.0): street}
+    assert len(kept) == 1
 
 
 def test_created_from_endpoints_yml_with_the_wrapped_stores_settings(tmp_path: Path) -> None:

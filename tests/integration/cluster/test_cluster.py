@@ -1,15 +1,16 @@
 """The production stack under load and faults (issue 12), on the demo model.
 
 In file order: state is shared between replicas (a conversation goes on whichever replica
-serves the next message), a retried message runs once, the action server's outage gets an
-apology, then the short fault-tolerance run of bench/fault_tolerance.py, which kills a replica
-(last, because the module's stack then has one replica left)."""
+serves the next message, masked personal data included), a retried message runs once, the
+action server's outage gets an apology, then the short fault-tolerance run of
+bench/fault_tolerance.py, which kills a replica (last, because the module's stack then has one
+replica left)."""
 import uuid
 from typing import Dict, List
 
 import requests
 
-from bench.fault_tolerance import Fault, Stack, faults_for, run_faults
+from bench.fault_tolerance import Fault, Load, Reference, Reply, Stack, faults_for, integrity, run_faults
 from channels.action_outage import APOLOGY
 
 
@@ -33,6 +34,23 @@ def user_events(stack: Stack, sender: str, replica: int = 0) -> List[Dict]:
     return [e for e in tracker["events"] if e["event"] == "user"]
 
 
+def test_the_integrity_count_matches_turns_that_are_stored_masked() -> None:
+    """No stack: the fault run's counting, on a story whose street and postcode are both stored
+    as [ADDRESS] (endpoints.production.yml masks them) and a turn that really was stored twice."""
+    load = Load("http://unused", "t", clients=1)
+    texts = ["change the address of A1001", "14 Queen Street", "Liverpool", "L1 8JQ"]
+    load.replies = [Reply("s", i, f"s-{i}", t, "steady", 0.0, ok=True, replies=[{"text": "ok"}])
+                    for i, t in enumerate(texts)]
+    stored_as = ["change the address of A1001", "[ADDRESS]", "Liverpool", "Liverpool", "[ADDRESS]"]
+    events = []
+    for n, text in enumerate(stored_as):
+        events += [{"event": "user", "text": text, "timestamp": 2 * n},
+                   {"event": "bot", "text": "ok", "timestamp": 2 * n + 1}]
+    counts = integrity(load, {"s": events}, {"s": events}, Reference(set(), set()))
+    assert counts["lost"] == counts["reordered"] == counts["missing_from_broker"] == 0, counts
+    assert counts["duplicated"] == 1, counts
+
+
 def test_the_demo_answers_from_postgresql_through_the_load_balancer(stack: Stack) -> None:
     reply = texts(say(stack.cluster.url, f"lb-{uuid.uuid4().hex[:8]}", "where is my order A1001?"))
     assert "A1001" in reply and "DHL" in reply  # the seeded order, read by the action server
@@ -49,6 +67,18 @@ def test_a_conversation_continues_on_another_replica(stack: Stack) -> None:
     on_0, on_1 = user_events(stack, sender, 0), user_events(stack, sender, 1)
     assert [e["text"] for e in on_0] == [e["text"] for e in on_1] == [
         "could you check where my order is", "it's A1003"]
+
+
+def test_a_masked_street_typed_on_one_replica_reaches_the_action_on_the_other(stack: Stack) -> None:
+    """The street is stored as [ADDRESS] (privacy.MaskingTrackerStore); the replica that submits
+    the form gets the typed street from Redis (slot_values_redis), not the placeholder."""
+    cluster, sender = stack.cluster, f"m-{uuid.uuid4().hex[:8]}"
+    for replica, text in [(0, "I need to change the delivery address"), (0, "A1008"),
+                          (1, "14 Queen Street"), (0, "Liverpool")]:
+        say(cluster.replica_url(replica), sender, text)
+    done = texts(say(cluster.replica_url(0), sender, "L1 8JQ"))
+    assert "A1008" in done and "14 Queen Street, Liverpool L1 8JQ" in done, done
+    assert [e["text"] for e in user_events(stack, sender)][2:] == ["[ADDRESS]", "Liverpool", "[ADDRESS]"]
 
 
 def test_a_retried_message_runs_once_on_any_replica(stack: Stack) -> None:

@@ -1,22 +1,19 @@
 """One integration test per Rasa command, all on the session's trained demo model.
 
-Interactive commands (`rasa shell`, `rasa shell nlu`) run in a pseudo-terminal
-(the standard library's `pty`: prompt_toolkit needs a real terminal) and are driven by what
-they print, with a timeout on every wait instead of fixed sleeps.
+Interactive commands (`rasa shell`, `rasa shell nlu`, `rasa interactive`) run in a tmux pane
+(prompt_toolkit needs a real terminal) and are driven by what the screen shows, with a timeout
+on every wait instead of fixed sleeps.
 """
-import fcntl
+import contextlib
 import os
-import pty
 import re
-import select
 import shutil
 import signal
-import struct
 import subprocess
-import termios
+import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Text
+from typing import Callable, Dict, List, Optional, Text
 
 import pytest
 import yaml
@@ -26,8 +23,7 @@ from scripts.servers import _terminate_with_parent, group_members
 from tests.integration.conftest import REPO, RunningAssistant
 
 TEST_STORY_FILES = sorted((REPO / "tests").glob("test_stories*.yml"))
-# CSI/OSC escape sequences and the odd control characters prompt_toolkit writes.
-_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[()][A-Z0-9]|\x1b[=>]|[\x07\x08\r]")
+TMUX = shutil.which("tmux") or "/usr/bin/tmux"
 
 
 def rasa_env(**extra: Text) -> Dict[Text, Text]:
@@ -43,88 +39,138 @@ def run_in(args: List[Text], cwd: Path, env: Dict[Text, Text], timeout: float = 
     return output
 
 
-def plain(text: Text) -> Text:
-    return _ESCAPES.sub("", text)
-
-
 class Terminal:
-    """A command in a pseudo-terminal: wait for what it prints, type into it."""
+    """A command in a tmux pane (its own tmux server, 200 x 50): the screen a person sees, read
+    with `capture-pane`, and their keys, typed with `send-keys`.
+
+    A screen, not a stream of output: prompt_toolkit (questionary, `rasa shell`) redraws a
+    prompt when it is answered, so in the stream the question appears again after the answer,
+    and a driver waiting there for "the next question" answers it before it is asked (that
+    typed-ahead key then answers the wrong prompt: why `rasa interactive` failed in a bare
+    pty). On the screen an answered prompt is one line that shows its answer. tmux also
+    answers prompt_toolkit's cursor position requests as a terminal does.
+    """
 
     def __init__(self, args: List[Text], cwd: Path, env: Dict[Text, Text], log: Path) -> None:
         self.log = log
-        self.screen = ""
-        master, slave = pty.openpty()
-        # 50 x 200 characters: Rasa's tables and prompt_toolkit ask the terminal for its size
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
-        os.set_blocking(master, False)
-        env = {**env, "TERM": "xterm", "COLUMNS": "200", "LINES": "50"}
-        self.process = subprocess.Popen(
-            args, cwd=cwd, env=env, stdin=slave, stdout=slave, stderr=slave,
-            start_new_session=True, preexec_fn=_terminate_with_parent, close_fds=True,
+        self._directory = Path(tempfile.mkdtemp(prefix="rapport-tmux-"))  # a short socket path
+        self._socket = str(self._directory / "socket")
+        # In the foreground (-D) as this process's child: it gets SIGTERM if pytest dies, and
+        # takes the command down with it (SIGHUP).
+        self._server = subprocess.Popen(
+            [TMUX, "-D", "-S", self._socket, "-f", "/dev/null"], env=env,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True, preexec_fn=_terminate_with_parent,
         )
-        os.close(slave)
-        self.master = master
-
-    def _read(self, wait: float) -> None:
-        ready, _, _ = select.select([self.master], [], [], wait)
-        if not ready:
-            return
+        self.pid = 0
+        self.screen = ""
         try:
-            chunk = os.read(self.master, 65536).decode("utf-8", "replace")
-        except OSError:  # the command exited and the terminal closed
-            return
-        # prompt_toolkit asks for the cursor position; answer, or it waits and warns
-        if "\x1b[6n" in chunk:
-            os.write(self.master, b"\x1b[1;1R")
-        self.screen += plain(chunk)
-        with self.log.open("a", encoding="utf-8") as log:
-            log.write(plain(chunk))
+            _wait_until(lambda: Path(self._socket).is_socket(), 30, "tmux did not start")
+            self._tmux(
+                "set-option", "-g", "history-limit", "100000", ";",
+                "set-option", "-g", "remain-on-exit", "on", ";",  # keep the last screen to read
+                "new-session", "-d", "-x", "200", "-y", "50", "-c", str(cwd), "--", *args,
+            )
+            self.pid = int(self._show("pane_pid"))  # a session leader: its process group id too
+        except BaseException:
+            self.close()
+            raise
+
+    def _tmux(self, *args: Text) -> Text:
+        return subprocess.run(
+            [TMUX, "-S", self._socket, *args], check=True, capture_output=True, text=True
+        ).stdout
+
+    def _show(self, *variables: Text) -> Text:
+        """tmux's values of the pane's `variables` (pane_pid, cursor_y...), space-separated."""
+        return self._tmux("display-message", "-p", " ".join(f"#{{{v}}}" for v in variables)).strip()
+
+    def _capture(self, *lines: Text) -> Text:
+        # -J: a line the terminal wrapped is one line again
+        return self._tmux("capture-pane", "-p", "-J", "-S", "-", *lines)
+
+    def _refresh(self) -> None:
+        self.screen = self._capture().rstrip()
+
+    def _closed(self) -> bool:
+        """The command closed its terminal (exited): nothing more will appear."""
+        return self._show("pane_dead") == "1"
 
     def expect(self, pattern: Text, timeout: float = 300, since: int = 0) -> "re.Match":
-        """Wait until `pattern` appears in the output after position `since`."""
+        """Wait until `pattern` appears on the screen (scrollback included) after `since`."""
         regex = re.compile(pattern, re.S)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while True:
+            closed = self._closed()
+            self._refresh()
             found = regex.search(self.screen, since)
             if found:
                 return found
-            if self.process.poll() is not None:
-                self._read(0.1)
-                found = regex.search(self.screen, since)
-                if found:
-                    return found
-                break
-            self._read(0.5)
-        raise AssertionError(
-            f"{pattern!r} did not appear within {timeout} s (exit code {self.process.poll()});"
-            f" the terminal showed:\n{self.screen[-5000:]}"
-        )
+            if closed or time.monotonic() > deadline:
+                raise AssertionError(
+                    f"{pattern!r} did not appear within {timeout} s (command exited: {closed});"
+                    f" the terminal showed:\n{self.screen[-5000:]}"
+                )
+            time.sleep(0.2)
 
-    def send(self, keys: Text) -> int:
-        """Type `keys`; returns the output position before them, for `expect(..., since=)`."""
-        mark = len(self.screen)
-        os.write(self.master, keys.encode())
+    def wait_for_exit(self, timeout: float = 300) -> None:
+        """Wait until the command and everything it started have exited.
+
+        Read from /proc, not from tmux: tmux 3.3 calls a pane dead once its terminal closes,
+        and then may never learn the exit status.
+        """
+        self._refresh()
+        _wait_until(lambda: not group_members(self.pid), timeout,
+                    f"still running after {timeout} s; the terminal showed:\n{self.screen[-3000:]}")
+        self._refresh()
+
+    def send(self, *keys: Text) -> int:
+        """Press `keys`: tmux key names (Enter, Down, C-c) or text, typed as it is.
+
+        Returns where the screen's current line starts: the lines above it do not change any
+        more, so `expect(..., since=)` finds only what comes after.
+        """
+        history, cursor_y = map(int, self._show("history_size", "cursor_y").split())
+        # -E: the last line to capture, counted from the top of the screen (negative: scrollback)
+        mark = len(self._capture("-E", str(cursor_y - 1))) if history + cursor_y else 0
+        self._tmux("send-keys", *keys)
         return mark
 
     def close(self, grace: float = 20) -> None:
-        pgid = self.process.pid
-        if group_members(pgid):
-            try:
-                os.killpg(pgid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + grace
-        while group_members(pgid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if group_members(pgid):
-            os.killpg(pgid, signal.SIGKILL)
-        self.process.wait()
-        os.close(self.master)
+        """Stop the command (SIGTERM, then SIGKILL) and the tmux server; keep the screen in `log`."""
+        with contextlib.suppress(subprocess.CalledProcessError):  # tmux may not have started
+            self._refresh()
+        self.log.write_text(self.screen + "\n", encoding="utf-8")
+        for stop in (signal.SIGTERM, signal.SIGKILL):
+            if not self.pid or not group_members(self.pid):
+                break
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pid, stop)
+            _wait_until(lambda: not group_members(self.pid), grace)
+        self._server.terminate()
+        try:
+            self._server.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            self._server.kill()
+            self._server.wait()
+        shutil.rmtree(self._directory, ignore_errors=True)
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float, failure: Text = "") -> bool:
+    """Poll `condition` until it holds; False after `timeout` (AssertionError if `failure`)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            if failure:
+                raise AssertionError(failure)
+            return False
+        time.sleep(0.1)
+    return True
 
 
 @pytest.fixture
 def terminal(tmp_path: Path):
-    """Start commands in pseudo-terminals; each is stopped when the test ends."""
+    """Start commands in tmux panes; each (and its tmux server) is stopped when the test ends."""
     started: List[Terminal] = []
 
     def start(args: List[Text], cwd: Path = REPO, env: Optional[Dict[Text, Text]] = None) -> Terminal:

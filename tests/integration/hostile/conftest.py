@@ -1,6 +1,6 @@
 """The demo assistant as the repository configures it for the public: the masking tracker store
-of endpoints.yml (on its own SQLite file), a masking event broker publishing to a queue of its own
-on the real RabbitMQ, the limited channels of credentials.yml, and its own action server and
+of endpoints.yml (on its own SQLite file), a masking event broker around the pika broker of
+endpoints.production.yml publishing to a queue of its own on the real RabbitMQ, the limited channels of credentials.yml, and its own action server and
 orders database (the fuzzing cancels orders; the shared assistant's must stay as seeded).
 
 It loads the session's trained model once for every test in this folder.
@@ -87,7 +87,9 @@ def guarded_assistant(
     endpoints["action_endpoint"] = {"url": f"http://127.0.0.1:{actions_port}/webhook"}
     endpoints["event_broker"] = {
         "type": "privacy.MaskingEventBroker",
-        "broker": {"type": "pika", **RABBITMQ, "queues": [queue], "raise_on_failure": True},
+        # As endpoints.production.yml: the REST channel waits for RabbitMQ's confirm (flushed()).
+        "broker": {"type": "brokers.pika.FlushingPikaEventBroker", **RABBITMQ, "queues": [queue],
+                   "raise_on_failure": True},
     }
     (work / "endpoints.yml").write_text(yaml.safe_dump(endpoints))
     credentials = yaml.safe_load((REPO / "credentials.yml").read_text())

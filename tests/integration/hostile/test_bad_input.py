@@ -34,6 +34,10 @@ def test_a_one_megabyte_message_is_refused_with_a_clear_reply(guarded_assistant:
     just_too_long = {"sender": "long", "message": SPECIAL_TEXTS["long_word"]}
     reply = requests.post(f"{guarded_assistant.url}/webhooks/rest/webhook", json=just_too_long, timeout=60)
     assert reply.status_code == 413 and "too long (5000 characters)" in reply.json()[0]["text"]
+    # The HTTP API's parse route, which Rasa leaves unlimited, has the channel's limit too.
+    parsed = requests.post(f"{guarded_assistant.url}/model/parse", json={"text": "x" * 1_000_000}, timeout=60)
+    assert parsed.status_code == 413 and parsed.json()["reason"] == "MessageTooLong"
+    assert "the limit is 2000 characters" in parsed.json()["message"]
 
 
 @pytest.mark.parametrize("body", [b"[1,2,3]", b"not json", b'{"sender": 5}', b'"text"'])
