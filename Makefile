@@ -56,9 +56,10 @@ demo: db train
 	  $(RASA) shell -m $(MODEL) --endpoints endpoints.yml
 
 # --- checks ---------------------------------------------------------------------
-# The browser test needs Debian's Chromium; `browser` installs it once.
+# The browser test needs Debian's Chromium; `browser` installs it once. One pytest-xdist worker
+# per core: each test goes with the session server it uses, else with its module (tests/conftest.py).
 test: install browser services
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadgroup
 
 # Daily work: unit and contract tests only (no training of the demo, no servers, no browser).
 test-fast: install
