@@ -1,8 +1,9 @@
 """Fixtures shared by the whole suite: build components the way Rasa's graph does."""
 from pathlib import Path
-from typing import List, Text
+from typing import Iterator, List, Text
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
@@ -36,6 +37,8 @@ def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Start training the demo model now if a selected test needs it (tests/integration/demo_model.py)."""
+    if session.config.option.collectonly:
+        return
     if any(demo_model.NEEDS_MODEL in getattr(item, "fixturenames", ()) for item in session.items):
         demo_model.start(session.config._tmp_path_factory)
 
@@ -64,3 +67,24 @@ def execution_context() -> ExecutionContext:
 @pytest.fixture
 def resource(request: pytest.FixtureRequest) -> Resource:
     return Resource(f"resource_{request.node.name}")
+
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's, installed by scripts/install_browser.sh
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    """Headless Chromium driven by Playwright, one per test module (the `browser` tests)."""
+    assert CHROMIUM.exists(), "Debian's chromium is missing: run scripts/install_browser.sh"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()

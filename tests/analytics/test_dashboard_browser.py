@@ -1,14 +1,14 @@
 """The dashboard in headless Chromium (Debian's, driven by Playwright), over a replayed
 synthetic hour with a planted spike and two conversations that need a human. The screenshot
-goes to docs/img/analytics-dashboard.png (shown in the README and docs/analytics.md)."""
+goes to test-artifacts/analytics-dashboard.png; copied to docs/img/, it is the one the README and
+docs/analytics.md show."""
 import time
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from analytics.aggregator import Aggregator
 from analytics.schema import make_engine
@@ -21,25 +21,8 @@ from tests.analytics.conftest import RunningService, wait_until, write_tracker_e
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [  # as tests/integration/test_webchat_browser.py starts it
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-SCREENSHOT = REPO / "docs" / "img" / "analytics-dashboard.png"
+SCREENSHOT = REPO / "test-artifacts" / "analytics-dashboard.png"
 WAIT_MS = 30_000
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    assert CHROMIUM.exists(), "Debian's chromium is missing: run scripts/install_browser.sh"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=CHROMIUM_FLAGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def replayed_hour():

@@ -13,7 +13,7 @@ from typing import Any, Iterator, Text
 
 import pytest
 import yaml
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect
 
 from actions import db
 from scripts.serve_webchat import make_server
@@ -22,12 +22,6 @@ from tests.integration.conftest import REPO, RunningAssistant
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-# How this machine's Chromium must start headless (no sandbox as root, no calls home).
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 ARTIFACTS = REPO / "test-artifacts"
 REPLY_TIMEOUT_MS = 120_000  # a shared 2-core machine can be slow to answer; not a timing assertion
 
@@ -45,23 +39,10 @@ def webchat_url() -> Iterator[Text]:
         server.server_close()
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    assert CHROMIUM.exists(), "Debian's chromium is missing: run scripts/install_browser.sh"
-    expect.set_options(timeout=REPLY_TIMEOUT_MS)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
 @pytest.fixture
 def chat_page(chromium: Browser) -> Iterator[Page]:
     """A fresh browser context (empty localStorage), as a new visitor has."""
+    expect.set_options(timeout=REPLY_TIMEOUT_MS)
     context = chromium.new_context(viewport={"width": 480, "height": 760})
     page = context.new_page()
     page.set_default_timeout(REPLY_TIMEOUT_MS)

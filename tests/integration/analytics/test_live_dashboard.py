@@ -6,14 +6,12 @@ import re
 import urllib.request
 import uuid
 from dataclasses import replace
-from typing import Iterator
 
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from analytics.settings import Settings
 from tests.analytics.conftest import RunningService
-from tests.analytics.test_dashboard_browser import CHROMIUM, CHROMIUM_FLAGS
 from tests.integration.conftest import REPO, RunningAssistant
 
 pytestmark = pytest.mark.browser
@@ -22,18 +20,6 @@ ANGRY = ["this is a disgrace, I'm furious", "I'm so angry, nobody ever answers m
          "your service is pathetic"]
 SHOWS_WITHIN_MS = 5_000  # the issue's promise: on the dashboard within 5 s of the reply
 REPLY_TIMEOUT = 120  # a shared 2-core machine can be slow to answer; not a timing assertion
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    assert CHROMIUM.exists(), "Debian's chromium is missing: run scripts/install_browser.sh"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=CHROMIUM_FLAGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def say(assistant: RunningAssistant, sender: str, text: str) -> list:

@@ -20,7 +20,6 @@ from scripts.servers import free_port
 from tests.fuzz.inputs import SPECIAL_TEXTS, texts
 from tests.integration.test_webchat_browser import (  # noqa: F401  (fixtures)
     chat_page,
-    chromium,
     open_chat,
     page_for,
     webchat_url,
