@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from analytics import schema
+from tests.services import postgres_database
 
-POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
 # one database per pytest-xdist worker: each drops and recreates its tables
 POSTGRES_DB = "rapport_analytics_test_" + os.environ.get("PYTEST_XDIST_WORKER", "main")
 
@@ -19,14 +19,7 @@ POSTGRES_DB = "rapport_analytics_test_" + os.environ.get("PYTEST_XDIST_WORKER", 
 @pytest.fixture(scope="session")
 def postgres_url() -> Text:
     """A database of our own on the local PostgreSQL, created once."""
-    admin = sa.create_engine(f"{POSTGRES_SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                              {"n": POSTGRES_DB}).scalar()
-        if not exists:
-            conn.execute(sa.text(f'CREATE DATABASE "{POSTGRES_DB}"'))
-    admin.dispose()
-    return f"{POSTGRES_SERVER}/{POSTGRES_DB}"
+    return postgres_database(POSTGRES_DB)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -30,22 +30,16 @@ from brokers.pika import FlushingPikaEventBroker
 from channels.idempotent_rest import publish_again, published
 from privacy import MaskingEventBroker, MaskingTrackerStore
 from tests.privacy.test_tracker_store import DOMAIN, SECRETS, conversation
+from tests.services import POSTGRES_SERVER, postgres_database
 
 REPO = Path(__file__).resolve().parents[2]
-POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
 DATABASE = "rapport_privacy_test"
 
 
 @pytest.fixture(scope="module")
 def database() -> Text:
     """A database of our own on the local PostgreSQL (Rasa creates its `events` table)."""
-    admin = sa.create_engine(f"{POSTGRES_SERVER}/test", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                              {"n": DATABASE}).scalar()
-        if not exists:
-            conn.execute(sa.text(f'CREATE DATABASE "{DATABASE}"'))
-    admin.dispose()
+    postgres_database(DATABASE)
     return DATABASE
 
 
