@@ -56,10 +56,12 @@ demo: db train
 	  $(RASA) shell -m $(MODEL) --endpoints endpoints.yml
 
 # --- checks ---------------------------------------------------------------------
-# The browser test needs Debian's Chromium; `browser` installs it once. One pytest-xdist worker
-# per core: each test goes with the session server it uses, else with its module (tests/conftest.py).
+# The browser test needs Debian's Chromium; `browser` installs it once. On a machine with more
+# cores than this 2-core one, PYTEST_ARGS="-n 4 --dist loadgroup" spreads the tests over pytest-xdist
+# workers (each test goes with the session server it uses, else with its module: tests/conftest.py).
+PYTEST_ARGS ?=
 test: install browser services
-	$(PY) -m pytest -n auto --dist loadgroup
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Daily work: unit and contract tests only (no training of the demo, no servers, no browser).
 test-fast: install
