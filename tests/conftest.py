@@ -26,8 +26,8 @@ SHARED_SERVERS = ("launched_assistant", "guarded_assistant")
 def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
     """Everything under tests/integration/ is an integration test; `make test-fast` leaves it out.
 
-    For `pytest -n 2 --dist loadgroup` (`make test`), each test's group is the session server it
-    uses, else its module (module-scoped fixtures are built once)."""
+    For `make test PYTEST_ARGS="-n 4 --dist loadgroup"`, each test's group is the session server
+    it uses, else its module (module-scoped fixtures are built once)."""
     for item in items:
         if INTEGRATION_DIR in Path(str(item.fspath)).resolve().parents:
             item.add_marker(pytest.mark.integration)
