@@ -15,10 +15,9 @@ import yaml
 
 from scripts.servers import Server, free_port
 from tests.integration import demo_model
+from tests.integration.demo_model import RASA
 
 REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-RASA = str(BIN / "rasa")
 
 
 def run(args: List[Text], env: Optional[Dict[Text, Text]] = None, timeout: float = 1500) -> Text:

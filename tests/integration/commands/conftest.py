@@ -209,11 +209,33 @@ def reduced_epochs(config: Dict, epochs: int) -> Dict:
 
 @pytest.fixture(scope="session")
 def quick_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of config.yml with 5 epochs for every component that trains in epochs; for the
+    """A copy of config.yml with 10 epochs for every component that trains in epochs; for the
     commands that must train (cross-validation), so that CI stays lean."""
     config = yaml.safe_load((REPO / "config.yml").read_text())
     path = tmp_path_factory.mktemp("quick_config") / "config.yml"
-    path.write_text(yaml.safe_dump(reduced_epochs(config, 5), sort_keys=False))
+    path.write_text(yaml.safe_dump(reduced_epochs(config, 10), sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="session")
+def nlu_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's NLU data cut to its first 8 examples per intent (every intent, entity,
+    synonym, regex and lookup table kept): what cross-validation needs to exercise every
+    component in each fold, at a third of the featurizing and training."""
+    from rasa.shared.importers.importer import TrainingDataImporter
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    data = TrainingDataImporter.load_from_dict(training_data_paths=[str(REPO / "data")]).get_nlu_data()
+    kept: Dict[Text, int] = {}
+    sample = []
+    for example in data.training_examples:
+        intent = example.get("intent")
+        if intent is not None and kept.get(intent, 0) < 8:
+            kept[intent] = kept.get(intent, 0) + 1
+            sample.append(example)
+    cut = TrainingData(sample, data.entity_synonyms, data.regex_features, data.lookup_tables)
+    path = tmp_path_factory.mktemp("nlu_sample") / "nlu.yml"
+    path.write_text(cut.nlu_as_yaml())
     return path
 
 
