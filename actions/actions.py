@@ -339,11 +339,18 @@ class ValidateChangeAddressForm(FormValidationAction):
     async def extract_order_id(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        """Accept an id typed on its own ('a1002') even if NLU found no entity."""
+        """Accept an id typed on its own ('a1002') even if NLU found no entity. An address
+        typed while the form asks for the order number is a wrong answer, not a change of topic:
+        validating it (as no id) says what is wanted, where the form's rejection left the
+        customer without any reply."""
         if tracker.get_slot("requested_slot") != ORDER_ID_SLOT:
             return {}
         order_id = normalise_order_id(tracker.latest_message.get("text"))
-        return {ORDER_ID_SLOT: order_id} if order_id else {}
+        if order_id:
+            return {ORDER_ID_SLOT: order_id}
+        if (tracker.latest_message.get("intent") or {}).get("name") == "inform_address":
+            return {ORDER_ID_SLOT: None}
+        return {}
 
     def validate_order_id(
         self,

@@ -277,6 +277,31 @@ def test_form_validation_run_extracts_a_bare_lowercase_id(
     assert reply == ""
 
 
+def test_fault_run_an_address_given_for_the_order_number_gets_a_reply(
+    database: db.Database, domain: Dict
+) -> None:
+    """Regression (the cluster fault run): after "order A1002 is already cancelled, give me
+    another order number", the street typed next made the form reject and the bot say nothing."""
+    tracker = make_tracker("14 Queen Street", intent="inform_address",
+                           slots={"requested_slot": "order_id"},
+                           active_loop="change_address_form")
+    reply, events = call(actions.ValidateChangeAddressForm(), tracker, domain)
+    assert SlotSet("order_id", None) in events
+    assert "doesn't look like an order number" in reply
+
+
+def test_form_validation_run_leaves_other_topics_to_the_rules(
+    database: db.Database, domain: Dict
+) -> None:
+    """"stop" while the order number is asked for: no slot, so the form rejects and the rule
+    that leaves the form runs."""
+    tracker = make_tracker("stop", intent="stop", slots={"requested_slot": "order_id"},
+                           active_loop="change_address_form")
+    reply, events = call(actions.ValidateChangeAddressForm(), tracker, domain)
+    assert not [e for e in events if e.get("name") == "order_id"]
+    assert reply == ""
+
+
 def test_form_validation_run_rejects_a_bad_postcode(database: db.Database, domain: Dict) -> None:
     tracker = make_tracker(
         "99", intent="inform_address",
