@@ -337,6 +337,7 @@ class NoiseFilter(GraphComponent):
         # Older models saved no bigrams: the spelling step then ignores context.
         self._bigrams: Dict[Text, int] = dict(self._learned.get("bigrams") or {})
         self._correct = functools.lru_cache(maxsize=8192)(self._correct_uncached)
+        _spacy_tokenizer()  # at load, not on the first message: importing spaCy takes ~1 s
 
     def _build_domain_index(self, vocabulary: Dict[Text, int]) -> Any:
         import symspellpy

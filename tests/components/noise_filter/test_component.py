@@ -464,3 +464,16 @@ def test_a_one_megabyte_message_is_cut_to_max_characters(noise_filter: NoiseFilt
     [cut] = [c for c in message.get(NOISE_FILTER)["corrections"] if c["kind"] == "truncated"]
     assert cut["end"] == len("where is my order A1001 " * 45_000)
     assert len(json.dumps(message.get(NOISE_FILTER)["corrections"])) < 1000
+
+
+def test_first_reply_loaded_filter_has_its_spacy_tokenizer_ready(
+    noise_filter: NoiseFilter, model_storage: ModelStorage, resource: Resource,
+    execution_context: ExecutionContext,
+) -> None:
+    """Regression (issue 15, first reply after start-up): the spaCy tokenizer that protects
+    names was built on the first message, which then paid ~1 s for importing spaCy."""
+    from components.noise_filter import component
+
+    component._spacy_tokenizer.cache_clear()
+    NoiseFilter.load(NoiseFilter.get_default_config(), model_storage, resource, execution_context)
+    assert component._spacy_tokenizer.cache_info().currsize == 1
