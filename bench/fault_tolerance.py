@@ -313,11 +313,15 @@ def integrity(load: Load, stored: Dict[Text, List[Dict]], published: Dict[Text, 
               reference: "Reference") -> Dict[Text, int]:
     """What the client sent against what PostgreSQL and the broker hold. A turn without a reply
     counts only where the healthy stack did reply (the reference pass)."""
-    counts = dict(lost=0, duplicated=0, reordered=0, turns_without_reply=0, events_out_of_time_order=0,
+    counts = dict(lost=0, duplicated=0, reordered=0, turns_without_reply=0,
+                  turns_without_reply_after_outage=0, events_out_of_time_order=0,
                   missing_from_broker=0, duplicated_in_broker=0, broker_events_not_stored=0,
                   unanswered_by_client=0, empty_replies=0)
     silent = reference.empty_texts | healthy_silent_texts(load)
     stored_silent = {as_stored(t) for t in silent}
+    # A conversation that got the outage apology went on without one of its actions: from then on
+    # its state is not the healthy stack's, and a turn it leaves silent is not a lost reply.
+    apologised = {r.sender for r in load.replies if any(m.get("text") == APOLOGY for m in r.replies)}
     by_sender: Dict[Text, List[Reply]] = {}
     for reply in load.replies:
         by_sender.setdefault(reply.sender, []).append(reply)
@@ -346,7 +350,8 @@ def integrity(load: Load, stored: Dict[Text, List[Dict]], published: Dict[Text, 
                 upto = next((j for j, e in enumerate(rest) if e.get("event") == "user"), len(rest))
                 if not any(e.get("event") == "bot" for e in rest[:upto]) \
                         and event.get("text") not in stored_silent:
-                    counts["turns_without_reply"] += 1
+                    key = "turns_without_reply_after_outage" if sender in apologised else "turns_without_reply"
+                    counts[key] += 1
         stored_keys = [event_key(e) for e in events]
         published_keys = [event_key(e) for e in published.get(sender, [])]
         counts["missing_from_broker"] += len(set(stored_keys) - set(published_keys))

@@ -113,7 +113,7 @@ def test_no_message_is_lost_duplicated_or_reordered_through_faults(stack: Stack)
     counts = report["integrity"]
     for check in ("lost", "duplicated", "reordered", "unanswered_by_client", "turns_without_reply",
                   "events_out_of_time_order"):
-        assert counts[check] == 0, (check, report)
+        assert counts[check] == 0, (check, counts, report["not_continued_samples"])
     assert report["conversations_not_continued"] == 0, report["not_continued_samples"]
     assert report["messages"] >= 160
     apologies = [p for p in report["phases"] if p["phase"] == "action server kill -9: down"]
