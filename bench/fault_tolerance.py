@@ -88,6 +88,11 @@ class Reply:
     ok: bool = False
 
     @property
+    def apologised(self) -> bool:
+        """The bot stood in for a failed action with the outage apology."""
+        return any(m.get("text") == APOLOGY for m in self.replies)
+
+    @property
     def latency(self) -> float:
         return self.done - self.sent
 
@@ -238,7 +243,7 @@ def recovery(load: Load, fault: Fault) -> Dict[Text, Any]:
     for reply in load.replies:
         if reply.ok and reply.sent >= fault.started and reply.sender in before:
             first_answer[reply.sender] = min(first_answer.get(reply.sender, reply.done), reply.done)
-    apologies = [r.latency for r in load.replies if any(m.get("text") == APOLOGY for m in r.replies)]
+    apologies = [r.latency for r in load.replies if r.apologised]
     return {
         "fault": fault.name,
         "process_back_s": round(fault.restored - fault.started, 1),
@@ -321,7 +326,7 @@ def integrity(load: Load, stored: Dict[Text, List[Dict]], published: Dict[Text, 
     stored_silent = {as_stored(t) for t in silent}
     # A conversation that got the outage apology went on without one of its actions: from then on
     # its state is not the healthy stack's, and a turn it leaves silent is not a lost reply.
-    apologised = {r.sender for r in load.replies if any(m.get("text") == APOLOGY for m in r.replies)}
+    apologised = {r.sender for r in load.replies if r.apologised}
     by_sender: Dict[Text, List[Reply]] = {}
     for reply in load.replies:
         by_sender.setdefault(reply.sender, []).append(reply)
@@ -541,7 +546,7 @@ def run_faults(stack: Stack, messages: int, clients: int = 16, faults: Optional[
     time.sleep(2)  # let the replicas' broker connections publish what they hold
     stored = tracker_events(postgres_url(settings, settings.tracker_db), prefix)
     probe_started = time.time()
-    apologised = {r.sender for r in load.replies if any(m.get("text") == APOLOGY for m in r.replies)}
+    apologised = {r.sender for r in load.replies if r.apologised}
     not_continued = asyncio.run(
         continue_every_conversation(cluster.url, senders, clients, True, reference, apologised))
     time.sleep(2)
