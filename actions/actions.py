@@ -60,6 +60,18 @@ def order_id_from(tracker: Tracker) -> Optional[Text]:
     )
 
 
+def slot_before_latest_message(tracker: Tracker, slot: Text) -> Any:
+    """The slot's value before the latest user message filled it (slot events up to it)."""
+    users = [i for i, event in enumerate(tracker.events) if event.get("event") == "user"]
+    value = None
+    for event in tracker.events[: users[-1] if users else None]:
+        if event.get("event") == "restart":
+            value = None
+        elif event.get("event") == "slot" and event.get("name") == slot:
+            value = event.get("value")
+    return value
+
+
 def request_text(tracker: Tracker) -> Optional[Text]:
     """The user's own words for the request, skipping short answers like 'yes'."""
     for event in reversed(tracker.events):
@@ -360,6 +372,10 @@ class ValidateChangeAddressForm(FormValidationAction):
         domain: DomainDict,
     ) -> Dict[Text, Any]:
         order_id = normalise_order_id(slot_value)
+        if order_id is None and tracker.get_slot("requested_slot") not in (None, ORDER_ID_SLOT):
+            # An entity NLU found by mistake in the answer to another question ("L1" in the
+            # postcode "L1 8JQ"): the order being changed stays the one already validated.
+            return {ORDER_ID_SLOT: slot_before_latest_message(tracker, ORDER_ID_SLOT)}
         if order_id is None:
             dispatcher.utter_message(
                 text="That doesn't look like an order number: it's a letter followed by "

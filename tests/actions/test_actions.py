@@ -290,6 +290,25 @@ def test_fault_run_an_address_given_for_the_order_number_gets_a_reply(
     assert "doesn't look like an order number" in reply
 
 
+def test_postcode_read_as_an_order_id_keeps_the_validated_order(
+    database: db.Database, domain: Dict
+) -> None:
+    """Regression (ci4): one trained model tagged "L1" in the postcode "L1 8JQ" as an order id;
+    the form rejected it, cleared the order and asked for the order number again."""
+    tracker = make_tracker(
+        "L1 8JQ", intent="inform_address",
+        slots={"order_id": "L1", "street": "14 Queen Street", "city": "Liverpool",
+               "requested_slot": "postcode"},
+        history=[{"event": "slot", "name": "order_id", "value": "A1008"}],
+        extra_events=[{"event": "slot", "name": "order_id", "value": "L1"},
+                      {"event": "slot", "name": "postcode", "value": "L1 8JQ"}],
+        active_loop="change_address_form")
+    reply, events = call(actions.ValidateChangeAddressForm(), tracker, domain)
+    assert SlotSet("order_id", "A1008") in events
+    assert SlotSet("postcode", "L1 8JQ") in events
+    assert "order number" not in reply
+
+
 def test_form_validation_run_leaves_other_topics_to_the_rules(
     database: db.Database, domain: Dict
 ) -> None:
