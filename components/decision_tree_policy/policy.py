@@ -146,7 +146,11 @@ class DecisionTreePolicy(Policy):
         return weight
 
     def _examples(
-        self, windows: List[List[State]], actions: List[Text], domain: Domain
+        self,
+        windows: List[List[State]],
+        actions: List[Text],
+        domain: Domain,
+        glued: Optional[List[bool]] = None,
     ) -> Tuple[List[Dict[Feature, float]], List[Text]]:
         """Unique (features, action) examples, plus shortened windows if configured.
 
@@ -154,13 +158,27 @@ class DecisionTreePolicy(Policy):
         affirm" and "t-3 intent = greet"), and sklearn breaks such ties at random. Adding
         every window also with its oldest turns cut off makes the recent turns the tests
         that stay true in all copies, so the tree asks about them first.
+
+        `glued[i]` marks a window from Rasa's augmentation, which glues a story's start to
+        another's end: a slot the first story set stays set in the second, whose path may
+        depend on its being unset. Where such a window contradicts a written story's, the
+        story wins.
         """
-        rows = []  # (features, action, is a whole window)
-        for window, action in zip(windows, actions):
+        rows = []  # (features, action, is a whole window, comes from augmentation)
+        for window, action, augmented in zip(windows, actions, glued or [False] * len(windows)):
             shortest = 1 if self.config["prefer_recent_turns"] else len(window)
             for length in range(len(window), shortest - 1, -1):
                 features = history_features(window[-length:], domain)
-                rows.append((features, action, length == len(window)))
+                rows.append((features, action, length == len(window), augmented))
+        written: Dict[FrozenSet[Tuple[Feature, float]], Set[Text]] = {}
+        for features, action, _, augmented in rows:
+            if not augmented:
+                written.setdefault(frozenset(features.items()), set()).add(action)
+        rows = [
+            (features, action, whole)
+            for features, action, whole, augmented in rows
+            if not augmented or action in written.get(frozenset(features.items()), {action})
+        ]
         # A cut copy whose features also lead to another action elsewhere would only make a
         # mixed leaf (confidence below the core fallback's threshold): keep it out.
         actions_of: Dict[FrozenSet[Tuple[Feature, float]], Set[Text]] = {}
@@ -197,10 +215,19 @@ class DecisionTreePolicy(Policy):
         trackers = SupportedData.trackers_for_supported_data(
             self.supported_data(), training_trackers
         )
-        states, labels = self.featurizer.training_states_and_labels(
-            trackers, domain, ignore_action_unlikely_intent=True
-        )
-        examples, actions = self._examples(states, [label[0] for label in labels], domain)
+        windows: List[List[State]] = []
+        actions: List[Text] = []
+        glued: List[bool] = []
+        for augmented in (False, True):
+            states, labels = self.featurizer.training_states_and_labels(
+                [t for t in trackers if getattr(t, "is_augmented", False) == augmented],
+                domain,
+                ignore_action_unlikely_intent=True,
+            )
+            windows += states
+            actions += [label[0] for label in labels]
+            glued += [augmented] * len(states)
+        examples, actions = self._examples(windows, actions, domain, glued)
         if not examples:
             logger.warning(
                 f"{self.__class__.__name__} found no stories to learn from; "

@@ -99,6 +99,33 @@ class TestDecisionTreePolicy(PolicyContract):
         assert history_features([ask], domain) not in examples
         assert sorted(labels) == ["utter_goodbye", "utter_greet"]  # whole windows stay
 
+    def test_augmented_story_glued_after_a_slot_loses_to_the_written_story_regression_ci1(
+        self, trained_policy: DecisionTreePolicy, domain: Domain
+    ) -> None:
+        """Regression (demo test story "damaged item, refund accepted"): Rasa's augmentation
+        glued "refund accepted, id asked for" after a story that had set order_id, so the same
+        window led to action_request_refund (written) and utter_ask_order_id (glued); the mixed
+        leaf (0.5) left the choice to BertContextPolicy, which got it wrong in one training."""
+        window = [
+            {"user": {"intent": "report_item_problem"}, "slots": {"order_id": (1.0,)},
+             "prev_action": {"action_name": "utter_offer_refund"}},
+            {"user": {"intent": "affirm"}, "slots": {"order_id": (1.0,)},
+             "prev_action": {"action_name": "action_listen"}},
+        ]
+        other = [{"user": {"intent": "greet"}, "prev_action": {"action_name": "action_listen"}}]
+        examples, labels = trained_policy._examples(
+            [window, window, other],
+            ["action_request_refund", "utter_ask_order_id", "utter_greet"],
+            domain,
+            glued=[False, True, True],
+        )
+        whole = history_features(window, domain)
+        assert [label for example, label in zip(examples, labels) if example == whole] == [
+            "action_request_refund"
+        ]
+        assert "utter_ask_order_id" not in labels
+        assert "utter_greet" in labels  # a glued window that contradicts no story stays
+
     def test_decision_path_is_logged_at_debug_level(
         self, trained_policy: Policy, domain: Domain, caplog: pytest.LogCaptureFixture
     ) -> None:
