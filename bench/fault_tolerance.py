@@ -314,6 +314,29 @@ def healthy_silent_texts(load: Load) -> set:
     return {r.text for r in load.replies if r.ok and not r.replies and not r.phase.endswith(": down")}
 
 
+def turns_left_silent(events: List[Dict], expected_silent: set) -> List[Text]:
+    """Stored user turns with no bot event before the next user turn, leaving out the texts
+    (as stored) that the healthy stack leaves silent too."""
+    silent = []
+    for i, event in enumerate(events):
+        if event.get("event") != "user" or event.get("text") in expected_silent:
+            continue
+        rest = events[i + 1:]
+        upto = next((j for j, e in enumerate(rest) if e.get("event") == "user"), len(rest))
+        if not any(e.get("event") == "bot" for e in rest[:upto]):
+            silent.append(event.get("text"))
+    return silent
+
+
+def silent_turn_samples(load: Load, stored: Dict[Text, List[Dict]], reference: "Reference",
+                        limit: int = 5) -> List[Dict[Text, Any]]:
+    """The turns `integrity` counts as without reply, each with its conversation's turns."""
+    expected = {as_stored(t) for t in reference.empty_texts | healthy_silent_texts(load)}
+    return [{"sender": sender, "text": text, "turns": turns_of(load, sender)}
+            for sender, events in sorted(stored.items())
+            for text in turns_left_silent(events, expected)][:limit]
+
+
 def integrity(load: Load, stored: Dict[Text, List[Dict]], published: Dict[Text, List[Dict]],
               reference: "Reference") -> Dict[Text, int]:
     """What the client sent against what PostgreSQL and the broker hold. A turn without a reply
@@ -349,14 +372,8 @@ def integrity(load: Load, stored: Dict[Text, List[Dict]], published: Dict[Text, 
         counts["reordered"] += sum(1 for a, b in zip(first_seen, expected) if a != b)
         timestamps = [e.get("timestamp") or 0 for e in events]
         counts["events_out_of_time_order"] += sum(1 for a, b in zip(timestamps, timestamps[1:]) if b < a)
-        for i, event in enumerate(events):
-            if event.get("event") == "user":
-                rest = events[i + 1:]
-                upto = next((j for j, e in enumerate(rest) if e.get("event") == "user"), len(rest))
-                if not any(e.get("event") == "bot" for e in rest[:upto]) \
-                        and event.get("text") not in stored_silent:
-                    key = "turns_without_reply_after_outage" if sender in apologised else "turns_without_reply"
-                    counts[key] += 1
+        key = "turns_without_reply_after_outage" if sender in apologised else "turns_without_reply"
+        counts[key] += len(turns_left_silent(events, stored_silent))
         stored_keys = [event_key(e) for e in events]
         published_keys = [event_key(e) for e in published.get(sender, [])]
         counts["missing_from_broker"] += len(set(stored_keys) - set(published_keys))
@@ -560,6 +577,7 @@ def run_faults(stack: Stack, messages: int, clients: int = 16, faults: Optional[
         "faults": [f.name for f in faults],
         "integrity": integrity(load, stored, published, reference),
         "reference_turns_without_reply": sorted(reference.empty_texts),
+        "silent_turn_samples": silent_turn_samples(load, stored, reference),
         "conversations_not_continued": len(not_continued),
         "not_continued_samples": [{**sample, "turns": turns_of(load, sample["sender"])}
                                   for sample in not_continued[:5]],

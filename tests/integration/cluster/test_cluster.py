@@ -10,7 +10,8 @@ from typing import Dict, List
 
 import requests
 
-from bench.fault_tolerance import Fault, Load, Reference, Reply, Stack, faults_for, integrity, run_faults
+from bench.fault_tolerance import (Fault, Load, Reference, Reply, Stack, faults_for, integrity, run_faults,
+                                   silent_turn_samples)
 from channels.action_outage import APOLOGY
 
 
@@ -49,6 +50,24 @@ def test_the_integrity_count_matches_turns_that_are_stored_masked() -> None:
     counts = integrity(load, {"s": events}, {"s": events}, Reference(set(), set()))
     assert counts["lost"] == counts["reordered"] == counts["missing_from_broker"] == 0, counts
     assert counts["duplicated"] == 1, counts
+
+
+def test_a_turn_stored_without_a_reply_is_counted_and_shown_with_its_conversation() -> None:
+    """No stack: ci3's failure said only "turns_without_reply: 1"; the report now shows the turn
+    and its conversation, and a text the healthy stack leaves silent too is not counted."""
+    load = Load("http://unused", "t", clients=1)
+    texts = ["where is my order A1001?", "thanks"]
+    load.replies = [Reply("s", i, f"s-{i}", t, "steady", 0.0, ok=True, replies=[{"text": "ok"}])
+                    for i, t in enumerate(texts)]
+    events = [{"event": "user", "text": texts[0], "timestamp": 0},
+              {"event": "bot", "text": "ok", "timestamp": 1},
+              {"event": "user", "text": texts[1], "timestamp": 2}]
+    assert integrity(load, {"s": events}, {"s": events}, Reference(set(), set()))["turns_without_reply"] == 1
+    [sample] = silent_turn_samples(load, {"s": events}, Reference(set(), set()))
+    assert sample["text"] == "thanks" and [turn["text"] for turn in sample["turns"]] == texts
+    healthy_silence = Reference({"thanks"}, set())
+    assert integrity(load, {"s": events}, {"s": events}, healthy_silence)["turns_without_reply"] == 0
+    assert silent_turn_samples(load, {"s": events}, healthy_silence) == []
 
 
 def test_the_demo_answers_from_postgresql_through_the_load_balancer(stack: Stack) -> None:
@@ -113,7 +132,8 @@ def test_no_message_is_lost_duplicated_or_reordered_through_faults(stack: Stack)
     counts = report["integrity"]
     for check in ("lost", "duplicated", "reordered", "unanswered_by_client", "turns_without_reply",
                   "events_out_of_time_order"):
-        assert counts[check] == 0, (check, counts, report["not_continued_samples"])
+        assert counts[check] == 0, (check, counts, report["not_continued_samples"],
+                                    report["silent_turn_samples"])
     assert report["conversations_not_continued"] == 0, report["not_continued_samples"]
     assert report["messages"] >= 160
     apologies = [p for p in report["phases"] if p["phase"] == "action server kill -9: down"]
