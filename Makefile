@@ -56,16 +56,18 @@ demo: db train
 	  $(RASA) shell -m $(MODEL) --endpoints endpoints.yml
 
 # --- checks ---------------------------------------------------------------------
-# The browser test needs Debian's Chromium; `browser` installs it once. On a machine with more
-# cores than this 2-core one, PYTEST_ARGS="-n 4 --dist loadgroup" spreads the tests over pytest-xdist
-# workers (each test goes with the session server it uses, else with its module: tests/conftest.py).
+# The browser test needs Debian's Chromium; `browser` installs it once. Two pytest-xdist workers:
+# the integration tests spend much of their time waiting for servers and subprocesses. Each test
+# goes with the session server it uses, else with its module (tests/conftest.py), so a server or
+# module fixture starts once. More cores: WORKERS=4; one process: WORKERS=0.
+WORKERS ?= 2
 PYTEST_ARGS ?=
 test: install browser services
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # Daily work: unit and contract tests only (no training of the demo, no servers, no browser).
 test-fast: install
-	$(PY) -m pytest -m "not integration and not slow and not browser"
+	$(PY) -m pytest -n $(WORKERS) --dist loadgroup -m "not integration and not slow and not browser"
 
 clean:
 	rm -rf models .rasa .pytest_cache actions.log rasa.log test-artifacts cluster-logs

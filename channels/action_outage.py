@@ -10,6 +10,12 @@ as in stock Rasa; the conversation goes on, and the next message reaches the act
 again once it is back. A rejection by the action server (a form's validation) is not an outage
 and is left to Rasa.
 
+A form's validation action that cannot be reached also leaves the slot the form asked for unset:
+without a slot event Rasa's form rejects the turn when the message filled no slot itself (an
+answer to "what's your order number?" with no order id in it), and the apology would be dropped
+with the rejection, leaving the user with silence. With the slot unset the form goes on: the
+apology, then the question again.
+
 Installed by the channels that serve users (channels/idempotent_rest.py) when Rasa builds them.
 """
 import asyncio
@@ -19,7 +25,8 @@ import os
 from typing import Any, List
 
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
-from rasa.shared.core.events import BotUttered, Event, UserUttered
+from rasa.shared.core.constants import REQUESTED_SLOT
+from rasa.shared.core.events import BotUttered, Event, SlotSet, UserUttered
 from rasa.shared.exceptions import RasaException
 
 logger = logging.getLogger(__name__)
@@ -60,6 +67,14 @@ async def apology(action: RemoteAction, nlg: Any, tracker: Any, domain: Any, out
     return [BotUttered(text, metadata={MARKER: action.name()})]
 
 
+def unvalidated_slot(action: RemoteAction, tracker: Any) -> List[Event]:
+    """For a form's validation action (`validate_<form>`): the requested slot, left unset."""
+    requested = tracker.get_slot(REQUESTED_SLOT)
+    if action.name().startswith("validate_") and requested:
+        return [SlotSet(requested, None)]
+    return []
+
+
 def install() -> None:
     """Wrap `RemoteAction.run` (idempotent: a second call changes nothing)."""
     run = RemoteAction.run
@@ -75,7 +90,7 @@ def install() -> None:
         except (RasaException, asyncio.TimeoutError) as error:
             logger.error("Action server unavailable for '%s' (%s): apologising to %s.",
                          self.name(), error or type(error).__name__, tracker.sender_id)
-            return await apology(self, nlg, tracker, domain, output_channel)
+            return await apology(self, nlg, tracker, domain, output_channel) + unvalidated_slot(self, tracker)
 
     run_or_apologise._rapport_outage = True  # type: ignore[attr-defined]
     RemoteAction.run = run_or_apologise  # type: ignore[assignment]

@@ -23,6 +23,7 @@ INTEGRATION_DIR = Path(__file__).resolve().parent / "integration"
 SHARED_SERVERS = ("launched_assistant", "guarded_assistant")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's, which reads the groups
 def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
     """Everything under tests/integration/ is an integration test; `make test-fast` leaves it out.
 

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 from rasa.core.actions.action import RemoteAction
+from rasa.core.actions.forms import FormAction
 from rasa.core.channels.channel import CollectingOutputChannel
 from rasa.core.nlg import TemplatedNaturalLanguageGenerator
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import BotUttered, UserUttered
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
@@ -81,3 +82,21 @@ def test_a_turn_with_two_failed_actions_apologises_once() -> None:
     tracker.update(UserUttered("and A1002?"))
     again = asyncio.run(action.run(CollectingOutputChannel(), nlg, tracker, DOMAIN))
     assert [e.text for e in again] == [action_outage.APOLOGY]  # a new message gets its own apology
+
+
+def test_fault_run_a_form_whose_validation_is_down_apologises_and_asks_again() -> None:
+    """Regression (cluster fault run, ci3 and session 6): the form asked for an order number, the
+    customer typed a street while the action server was down; the validation call failed, Rasa's
+    form rejected the turn (no slot filled) and dropped the apology with it: no reply at all."""
+    tracker = DialogueStateTracker.from_events("fay", [
+        ActionExecuted("change_address_form"), ActiveLoop("change_address_form"),
+        SlotSet("requested_slot", "order_id"), ActionExecuted("action_listen"),
+        UserUttered("14 Queen Street", intent={"name": "inform_address", "confidence": 1.0}),
+    ], slots=DOMAIN.slots)
+    form = FormAction("change_address_form", EndpointConfig(url=f"http://127.0.0.1:{free_port()}/webhook"))
+    nlg = TemplatedNaturalLanguageGenerator(DOMAIN.responses)
+    events = asyncio.run(form.run(CollectingOutputChannel(), nlg, tracker, DOMAIN))
+    said = [e.text for e in events if isinstance(e, BotUttered)]
+    assert said[0] == action_outage.APOLOGY
+    assert said[1:] == [DOMAIN.responses["utter_ask_order_id"][0]["text"]]
+    assert SlotSet("order_id", None) in events

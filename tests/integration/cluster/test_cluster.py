@@ -5,6 +5,7 @@ serves the next message, masked personal data included), a retried message runs 
 action server's outage gets an apology, then the short fault-tolerance run of
 bench/fault_tolerance.py, which kills a replica (last, because the module's stack then has one
 replica left)."""
+import json
 import uuid
 from typing import Dict, List
 
@@ -130,11 +131,14 @@ def test_no_message_is_lost_duplicated_or_reordered_through_faults(stack: Stack)
     report = run_faults(stack, messages=160, clients=16, faults=[kill] + restart,
                         steady=24, after=24, show_progress=False)
     counts = report["integrity"]
+    # the whole evidence, as text: pytest would shorten a dict in the assertion message
+    evidence = json.dumps({key: report[key] for key in (
+        "integrity", "silent_turn_samples", "not_continued_samples", "empty_reply_samples")},
+        indent=1, default=str)
     for check in ("lost", "duplicated", "reordered", "unanswered_by_client", "turns_without_reply",
                   "events_out_of_time_order"):
-        assert counts[check] == 0, (check, counts, report["not_continued_samples"],
-                                    report["silent_turn_samples"])
-    assert report["conversations_not_continued"] == 0, report["not_continued_samples"]
+        assert counts[check] == 0, f"{check}: {evidence}"
+    assert report["conversations_not_continued"] == 0, evidence
     assert report["messages"] >= 160
     apologies = [p for p in report["phases"] if p["phase"] == "action server kill -9: down"]
     assert apologies and apologies[0]["apologies"] > 0, report
