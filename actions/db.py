@@ -35,7 +35,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
-    Text,
+    TypeDecorator,
     create_engine,
     select,
 )
@@ -57,6 +57,20 @@ ORDER_STATUSES = (PROCESSING, SHIPPED, DELIVERED, CANCELLED)
 Base = declarative_base()
 
 
+class CustomerText(TypeDecorator):
+    """A column holding what a customer typed, which reaches the action server unchecked: lone
+    surrogates (valid in JSON, not encodable as UTF-8) become U+FFFD and NUL characters (PostgreSQL
+    refuses them) are dropped, so storing it cannot fail. (Rasa's side: channels/limits.py.)"""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: Optional[str], dialect: object) -> Optional[str]:
+        if value is None:
+            return None
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace").replace("\x00", "")
+
+
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
@@ -68,16 +82,16 @@ class Order(Base):
     __tablename__ = "orders"
 
     id = Column(String(16), primary_key=True)
-    customer_name = Column(String(120), nullable=False)
+    customer_name = Column(CustomerText(120), nullable=False)
     email = Column(String(254), nullable=False)
     status = Column(String(16), nullable=False, default=PROCESSING)
     carrier = Column(String(60))
     tracking_number = Column(String(60))
     estimated_delivery = Column(Date)
     delivered_on = Column(Date)
-    street = Column(String(200), nullable=False)
-    city = Column(String(100), nullable=False)
-    postcode = Column(String(20), nullable=False)
+    street = Column(CustomerText(200), nullable=False)
+    city = Column(CustomerText(100), nullable=False)
+    postcode = Column(CustomerText(20), nullable=False)
     created_at = Column(DateTime, nullable=False, default=_utcnow)
 
     items = relationship(
@@ -102,8 +116,8 @@ class RefundRequest(Base):
 
     id = Column(Integer, primary_key=True, autoincrement=True)
     order_id = Column(String(16), ForeignKey("orders.id"), nullable=False, index=True)
-    sender_id = Column(String(255))
-    reason = Column(Text)
+    sender_id = Column(CustomerText(255))
+    reason = Column(CustomerText)
     status = Column(String(16), nullable=False, default="pending")
     created_at = Column(DateTime, nullable=False, default=_utcnow)
 
@@ -114,9 +128,9 @@ class HandoffRequest(Base):
     __tablename__ = "handoff_requests"
 
     id = Column(Integer, primary_key=True, autoincrement=True)
-    sender_id = Column(String(255), nullable=False)
+    sender_id = Column(CustomerText(255), nullable=False)
     order_id = Column(String(16))
-    reason = Column(Text)
+    reason = Column(CustomerText)
     status = Column(String(16), nullable=False, default="open")
     created_at = Column(DateTime, nullable=False, default=_utcnow)
 
@@ -128,9 +142,9 @@ class AddressChange(Base):
 
     id = Column(Integer, primary_key=True, autoincrement=True)
     order_id = Column(String(16), ForeignKey("orders.id"), nullable=False, index=True)
-    sender_id = Column(String(255))
-    old_address = Column(Text, nullable=False)
-    new_address = Column(Text, nullable=False)
+    sender_id = Column(CustomerText(255))
+    old_address = Column(CustomerText, nullable=False)
+    new_address = Column(CustomerText, nullable=False)
     created_at = Column(DateTime, nullable=False, default=_utcnow)
 
 

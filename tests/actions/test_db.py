@@ -121,6 +121,17 @@ def test_handoff_is_stored(database: db.Database) -> None:
             "carol", None, "I want a person", "open")
 
 
+def test_fuzz_action_server_lone_surrogates_and_nul_are_stored_not_a_500(database: db.Database) -> None:
+    """Regression (the action server's fuzz test, session 6): "hi \\ud800 there \\udfff" as the
+    text of a handoff request made SQLite's UTF-8 encoding fail and the action server answer 500."""
+    ticket = db.request_handoff("fuzz-\ud800", None, "hi \ud800 there \udfff\x00!")
+    db.change_shipping_address("A1002", "5 Park \udfffLane", "Leeds", "LS1 4AP", "dave")
+    with database.session() as session:
+        handoff = session.get(db.HandoffRequest, ticket)
+        assert (handoff.sender_id, handoff.reason) == ("fuzz-\ufffd", "hi \ufffd there \ufffd!")
+    assert db.get_order("A1002").address == "5 Park \ufffdLane, Leeds LS1 4AP"
+
+
 def test_address_change_updates_the_order_and_keeps_an_audit_row(database: db.Database) -> None:
     change = db.change_shipping_address("A1002", "5 Park Lane", "Leeds", "LS1 4AP", "dave")
     assert change.old_address == "4 Harbour Road, Brighton BN1 1AA"
