@@ -1,6 +1,6 @@
 """Fixtures shared by the whole suite: build components the way Rasa's graph does."""
 from pathlib import Path
-from typing import Iterator, List, Text
+from typing import Any, Iterator, List, Text
 
 import pytest
 from playwright.sync_api import Browser, sync_playwright
@@ -21,19 +21,48 @@ INTEGRATION_DIR = Path(__file__).resolve().parent / "integration"
 
 # Session servers: the tests that use one run on the same pytest-xdist worker, so it starts once.
 SHARED_SERVERS = ("launched_assistant", "guarded_assistant")
+# The prefix of the xdist groups whose tests wait for the demo model (scheduled last, below).
+NEEDS_DEMO_MODEL = "demo-model:"
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's, which reads the groups
 def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
     """Everything under tests/integration/ is an integration test; `make test-fast` leaves it out.
 
-    For `make test PYTEST_ARGS="-n 4 --dist loadgroup"`, each test's group is the session server
-    it uses, else its module (module-scoped fixtures are built once)."""
+    With pytest-xdist (`--dist loadgroup`, as `make test` runs), each test's group is the session
+    server it uses, else its module, so that server and module fixtures start once; a group that
+    waits for the demo model is named so."""
+    waiting_modules = {item.nodeid.split("::")[0] for item in items
+                       if demo_model.NEEDS_MODEL in item.fixturenames}
     for item in items:
         if INTEGRATION_DIR in Path(str(item.fspath)).resolve().parents:
             item.add_marker(pytest.mark.integration)
+        module = item.nodeid.split("::")[0]
         server = next((name for name in SHARED_SERVERS if name in item.fixturenames), None)
-        item.add_marker(pytest.mark.xdist_group(server or item.nodeid.split("::")[0]))
+        waits = server is not None or module in waiting_modules
+        item.add_marker(pytest.mark.xdist_group(f"{NEEDS_DEMO_MODEL if waits else ''}{server or module}"))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist's loadgroup, with the groups that wait for the demo model last: the workers run
+    everything else while it trains in the background, instead of both waiting for it."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class DemoModelLast(LoadGroupScheduling):
+        def schedule(self) -> None:
+            # xdist 3.6 orders its queue by group size, then hands it out: reorder in between
+            self._assign_work_unit = self._model_groups_last  # type: ignore[method-assign]
+            super().schedule()
+
+        def _model_groups_last(self, node: Any) -> None:
+            for scope in [s for s in self.workqueue if s.startswith(NEEDS_DEMO_MODEL)]:
+                self.workqueue.move_to_end(scope)
+            LoadGroupScheduling._assign_work_unit(self, node)
+
+    return DemoModelLast(config, log)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
