@@ -30,17 +30,14 @@ def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
     """Everything under tests/integration/ is an integration test; `make test-fast` leaves it out.
 
     With pytest-xdist (`--dist loadgroup`, as `make test` runs), each test's group is the session
-    server it uses, else its module, so that server and module fixtures start once; a group that
-    waits for the demo model is named so."""
-    waiting_modules = {item.nodeid.split("::")[0] for item in items
-                       if demo_model.NEEDS_MODEL in item.fixturenames}
+    server it uses, else its module, so that server and module fixtures start once; the tests of a
+    module that wait for the demo model form a group of their own, named so."""
     for item in items:
         if INTEGRATION_DIR in Path(str(item.fspath)).resolve().parents:
             item.add_marker(pytest.mark.integration)
-        module = item.nodeid.split("::")[0]
         server = next((name for name in SHARED_SERVERS if name in item.fixturenames), None)
-        waits = server is not None or module in waiting_modules
-        item.add_marker(pytest.mark.xdist_group(f"{NEEDS_DEMO_MODEL if waits else ''}{server or module}"))
+        waits = NEEDS_DEMO_MODEL if demo_model.NEEDS_MODEL in item.fixturenames else ""
+        item.add_marker(pytest.mark.xdist_group(f"{waits}{server or item.nodeid.split('::')[0]}"))
 
 
 @pytest.hookimpl(optionalhook=True)
