@@ -160,6 +160,10 @@ class Load:
     def sent_in_phase(self, phase: Text) -> int:
         return sum(1 for r in self.replies if r.phase == phase)
 
+    def apologised_senders(self) -> set:
+        """Conversations that got the outage apology at least once."""
+        return {r.sender for r in self.replies if r.apologised}
+
 
 @dataclass
 class Fault:
@@ -314,6 +318,11 @@ def healthy_silent_texts(load: Load) -> set:
     return {r.text for r in load.replies if r.ok and not r.replies and not r.phase.endswith(": down")}
 
 
+def expected_silence(load: Load, reference: "Reference") -> set:
+    """Texts, as stored, that the healthy stack leaves without a reply too."""
+    return {as_stored(t) for t in reference.empty_texts | healthy_silent_texts(load)}
+
+
 def turns_left_silent(events: List[Dict], expected_silent: set) -> List[Text]:
     """Stored user turns with no bot event before the next user turn, leaving out the texts
     (as stored) that the healthy stack leaves silent too."""
@@ -331,7 +340,7 @@ def turns_left_silent(events: List[Dict], expected_silent: set) -> List[Text]:
 def silent_turn_samples(load: Load, stored: Dict[Text, List[Dict]], reference: "Reference",
                         limit: int = 5) -> List[Dict[Text, Any]]:
     """The turns `integrity` counts as without reply, each with its conversation's turns."""
-    expected = {as_stored(t) for t in reference.empty_texts | healthy_silent_texts(load)}
+    expected = expected_silence(load, reference)
     return [{"sender": sender, "text": text, "turns": turns_of(load, sender)}
             for sender, events in sorted(stored.items())
             for text in turns_left_silent(events, expected)][:limit]
@@ -346,10 +355,10 @@ def integrity(load: Load, stored: Dict[Text, List[Dict]], published: Dict[Text, 
                   missing_from_broker=0, duplicated_in_broker=0, broker_events_not_stored=0,
                   unanswered_by_client=0, empty_replies=0)
     silent = reference.empty_texts | healthy_silent_texts(load)
-    stored_silent = {as_stored(t) for t in silent}
+    stored_silent = expected_silence(load, reference)
     # A conversation that got the outage apology went on without one of its actions: from then on
     # its state is not the healthy stack's, and a turn it leaves silent is not a lost reply.
-    apologised = {r.sender for r in load.replies if r.apologised}
+    apologised = load.apologised_senders()
     by_sender: Dict[Text, List[Reply]] = {}
     for reply in load.replies:
         by_sender.setdefault(reply.sender, []).append(reply)
@@ -563,7 +572,7 @@ def run_faults(stack: Stack, messages: int, clients: int = 16, faults: Optional[
     time.sleep(2)  # let the replicas' broker connections publish what they hold
     stored = tracker_events(postgres_url(settings, settings.tracker_db), prefix)
     probe_started = time.time()
-    apologised = {r.sender for r in load.replies if r.apologised}
+    apologised = load.apologised_senders()
     not_continued = asyncio.run(
         continue_every_conversation(cluster.url, senders, clients, True, reference, apologised))
     time.sleep(2)

@@ -49,15 +49,11 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     from xdist.scheduler import LoadGroupScheduling
 
     class DemoModelLast(LoadGroupScheduling):
-        def schedule(self) -> None:
-            # xdist 3.6 orders its queue by group size, then hands it out: reorder in between
-            self._assign_work_unit = self._model_groups_last  # type: ignore[method-assign]
-            super().schedule()
-
-        def _model_groups_last(self, node: Any) -> None:
+        def _assign_work_unit(self, node: Any) -> None:
+            # xdist 3.6 queues the groups by size and hands out the queue's head
             for scope in [s for s in self.workqueue if s.startswith(NEEDS_DEMO_MODEL)]:
                 self.workqueue.move_to_end(scope)
-            LoadGroupScheduling._assign_work_unit(self, node)
+            super()._assign_work_unit(node)
 
     return DemoModelLast(config, log)
 
