@@ -47,6 +47,7 @@ from components.shared.encoder import (
     load_pretrained,
     resolve_configured_model,
 )
+from components.shared.tracing import prediction_function
 
 
 @DefaultV1Recipe.register(
@@ -89,9 +90,9 @@ class CompiledLanguageModelFeaturizer(LanguageModelFeaturizer):
         model = self.model
         signature = [tf.TensorSpec([None, None], tf.int32)] * 2
         # Output 0 is the sequence of hidden states for every architecture Rasa supports.
-        self._hidden_states = tf.function(
-            lambda ids, mask: model(ids, attention_mask=mask, training=False)[0],
-            input_signature=signature,
+        # Without AutoGraph (see components/shared/tracing.py): the same graph, traced sooner.
+        self._hidden_states = prediction_function(
+            lambda ids, mask: model(ids, attention_mask=mask, training=False)[0], signature
         )
         # Trace now, while the model loads: the first user message would otherwise wait for it.
         self._hidden_states(tf.zeros([1, 2], tf.int32), tf.ones([1, 2], tf.int32))

@@ -17,6 +17,8 @@ from rasa.nlu.classifiers.diet_classifier import DIET, DIETClassifier
 from rasa.utils.tensorflow.model_data import RasaModelData
 from rasa.utils.tensorflow.models import RasaModel
 
+from components.shared.tracing import prediction_function
+
 
 class PredictionGraphLoad:
     """Mixin for Rasa's TensorFlow models: `load` without tracing a training step."""
@@ -45,6 +47,14 @@ class PredictionGraphLoad:
         model.load_weights(model_file_name).expect_partial()
         model.run_inference(predict_data_example)
         return model
+
+    def _rasa_predict(self, batch_in: Any) -> Any:
+        """Rasa's, with the prediction step traced without AutoGraph (components/shared/tracing.py)."""
+        if self._tf_predict_step is None and not self._run_eagerly:  # type: ignore[attr-defined]
+            self._tf_predict_step = prediction_function(  # type: ignore[attr-defined]
+                self.predict_step, self._dynamic_signature(batch_in)  # type: ignore[attr-defined]
+            )
+        return super()._rasa_predict(batch_in)  # type: ignore[misc]
 
 
 class PredictionLoadedDIET(PredictionGraphLoad, DIET):

@@ -1,6 +1,6 @@
 """Fixtures shared by the whole suite: build components the way Rasa's graph does."""
 from pathlib import Path
-from typing import Any, Iterator, List, Text
+from typing import Any, Dict, Iterator, List, Text, Tuple
 
 import pytest
 from playwright.sync_api import Browser, sync_playwright
@@ -21,8 +21,10 @@ INTEGRATION_DIR = Path(__file__).resolve().parent / "integration"
 
 # Session servers: the tests that use one run on the same pytest-xdist worker, so it starts once.
 SHARED_SERVERS = ("launched_assistant", "guarded_assistant")
-# The prefix of the xdist groups whose tests wait for the demo model (scheduled last, below).
+# Prefixes of xdist group names: the group's tests wait for the demo model (scheduled last),
+# and the group holds a test marked slow (scheduled first within its half, below).
 NEEDS_DEMO_MODEL = "demo-model:"
+HOLDS_A_SLOW_TEST = "slow:"
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's, which reads the groups
@@ -31,31 +33,44 @@ def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
 
     With pytest-xdist (`--dist loadgroup`, as `make test` runs), each test's group is the session
     server it uses, else its module, so that server and module fixtures start once; the tests of a
-    module that wait for the demo model form a group of their own, named so."""
+    module that wait for the demo model form a group of their own. The name says both, and
+    whether the group holds a slow test, for the scheduler below."""
+    groups: Dict[pytest.Item, Text] = {}
     for item in items:
         if INTEGRATION_DIR in Path(str(item.fspath)).resolve().parents:
             item.add_marker(pytest.mark.integration)
         server = next((name for name in SHARED_SERVERS if name in item.fixturenames), None)
         waits = NEEDS_DEMO_MODEL if demo_model.NEEDS_MODEL in item.fixturenames else ""
-        item.add_marker(pytest.mark.xdist_group(f"{waits}{server or item.nodeid.split('::')[0]}"))
+        groups[item] = f"{waits}{server or item.nodeid.split('::')[0]}"
+    slow = {group for item, group in groups.items() if item.get_closest_marker("slow")}
+    for item, group in groups.items():
+        item.add_marker(pytest.mark.xdist_group(f"{HOLDS_A_SLOW_TEST if group in slow else ''}{group}"))
+
+
+def scheduling_rank(group: Text) -> Tuple[bool, bool]:
+    """Where a group goes in xdist's queue: the demo model's groups last, so that the workers run
+    everything else while it trains; within each half, groups holding a slow test first, so that
+    no worker starts a minutes-long test when the rest is done (longest first)."""
+    slow = group.startswith(HOLDS_A_SLOW_TEST)
+    return group[len(HOLDS_A_SLOW_TEST) * slow:].startswith(NEEDS_DEMO_MODEL), not slow
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """xdist's loadgroup, with the groups that wait for the demo model last: the workers run
-    everything else while it trains in the background, instead of both waiting for it."""
+    """xdist's loadgroup, with its queue in `scheduling_rank`'s order."""
     if config.getvalue("dist") != "loadgroup":
         return None
     from xdist.scheduler import LoadGroupScheduling
 
-    class DemoModelLast(LoadGroupScheduling):
+    class RankedGroups(LoadGroupScheduling):
         def _assign_work_unit(self, node: Any) -> None:
-            # xdist 3.6 queues the groups by size and hands out the queue's head
-            for scope in [s for s in self.workqueue if s.startswith(NEEDS_DEMO_MODEL)]:
+            # xdist 3.6 queues the groups by size and hands out the queue's head; sorted() is
+            # stable, so groups of one rank keep that order
+            for scope in sorted(self.workqueue, key=scheduling_rank):
                 self.workqueue.move_to_end(scope)
             super()._assign_work_unit(node)
 
-    return DemoModelLast(config, log)
+    return RankedGroups(config, log)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

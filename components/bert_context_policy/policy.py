@@ -40,6 +40,7 @@ from safetensors.numpy import load_file, save_file
 from components.shared.encoder import load_pretrained, load_trainable_copy, resolve_configured_model
 from components.bert_context_policy.turn_encoder import TurnEncoder, mean_pool
 from components.shared.contracts import EMOTION, EMOTION_LABELS, clean_text, emotion_of
+from components.shared.tracing import prediction_function
 
 logger = logging.getLogger(__name__)
 
@@ -366,7 +367,7 @@ class BertContextPolicy(Policy):
             tf.TensorSpec([1, turns, len(self.meta["features"])], tf.float32),
         ]
         head = self.head
-        return tf.function(lambda e, f: head([e, f], training=False), input_signature=signature)
+        return prediction_function(lambda e, f: head([e, f], training=False), signature)
 
     @classmethod
     def _encoder_for(

@@ -14,6 +14,8 @@ from typing import Any, List, Optional, Sequence, Text
 import numpy as np
 import tensorflow as tf
 
+from components.shared.tracing import prediction_function
+
 logger = logging.getLogger(__name__)
 
 SHORT_TOKENS = 16  # padding for short messages; longer ones use `max_tokens`
@@ -31,7 +33,7 @@ def _compiled_single_text_encoder(model: Any, max_tokens: int) -> Any:
         ).last_hidden_state
         return mean_pool(hidden, attention_mask)
 
-    return tf.function(embed, input_signature=signature)
+    return prediction_function(embed, signature)
 
 
 def mean_pool(hidden: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:

@@ -1,1 +1,2 @@
-"""Parts every Rapport component shares: the message contracts and the BERT encoder finder."""
+"""Parts every Rapport component shares: the message contracts, the BERT encoder finder and
+the tracing of prediction graphs."""

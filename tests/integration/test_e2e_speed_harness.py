@@ -155,6 +155,7 @@ def report(tiny_bot: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     yield json.loads((out / "e2e_speed_quick.json").read_text())
 
 
+@pytest.mark.slow  # the harness trains and serves two bots: about 1 min
 def test_reports_latency_throughput_memory_and_times_for_both_configs(report: dict) -> None:
     for name in ("stock", "rapport"):
         result = report["configs"][name]

@@ -149,6 +149,7 @@ def test_order_status_quick_reply_and_reload(
     screenshot(page, "4-conversation-continues")
 
 
+@pytest.mark.slow  # starts a second server twice: about 1 min
 def test_server_down_is_visible_and_the_page_reconnects(
     running_assistant: RunningAssistant, webchat_url: Text, chat_page: Page
 ) -> None:

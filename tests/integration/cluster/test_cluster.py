@@ -9,6 +9,7 @@ import json
 import uuid
 from typing import Dict, List
 
+import pytest
 import requests
 
 from bench.fault_tolerance import (Fault, Load, Reference, Reply, Stack, faults_for, integrity, run_faults,
@@ -120,6 +121,7 @@ def test_with_the_action_server_down_the_user_gets_an_apology_then_answers(stack
     assert "DHL" in texts(say(cluster.url, sender, "where is my order A1001?"))
 
 
+@pytest.mark.slow  # kills and restarts the stack's parts: about 1 min
 def test_no_message_is_lost_duplicated_or_reordered_through_faults(stack: Stack) -> None:
     """The short mode of bench/fault_tolerance.py: 16 clients, a few hundred messages, and in turn
     kill -9 of a replica (not started again: the other one carries on; the full benchmark

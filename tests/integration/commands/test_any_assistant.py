@@ -97,6 +97,7 @@ def own_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return python
 
 
+@pytest.mark.slow  # trains a project: about 1 min
 def test_a_fresh_rasa_init_project_trains_and_talks_with_rapports_components(
     own_venv: Path, tmp_path: Path
 ) -> None:

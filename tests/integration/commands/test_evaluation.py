@@ -8,6 +8,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.integration.commands.conftest import rasa_env
@@ -18,6 +19,7 @@ def weighted_f1(report: Path) -> float:
     return json.loads(report.read_text())["weighted avg"]["f1-score"]
 
 
+@pytest.mark.slow  # every story and the NLU report: about 1 min
 def test_rasa_test_end_to_end_passes_every_demo_test_story(
     trained_model: Path, test_stories: Path, tmp_path: Path
 ) -> None:
@@ -43,6 +45,7 @@ def test_rasa_test_end_to_end_passes_every_demo_test_story(
     assert not any("Emotion" in name for name in reports)
 
 
+@pytest.mark.slow  # trains the pipeline twice: about 2 min
 def test_rasa_test_nlu_cross_validation(quick_config: Path, nlu_sample: Path, tmp_path: Path) -> None:
     """Two folds with the full pipeline at 10 epochs per component (quick_config), on 8 examples
     per intent (nlu_sample): every Rapport component trains and predicts on each fold."""

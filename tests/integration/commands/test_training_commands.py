@@ -7,6 +7,7 @@ import tarfile
 from pathlib import Path
 from typing import Dict, Text
 
+import pytest
 import yaml
 
 from tests.integration.commands.conftest import rasa_env, run_in
@@ -36,16 +37,17 @@ def vocabulary(model: Path) -> Dict[Text, int]:
         return json.load(archive.extractfile(member))["vocabulary"]
 
 
+@pytest.mark.slow  # a second `rasa train`: about 2 min
 def test_rasa_train_finetune_continues_from_the_previous_model(
     trained_model: Path, tmp_path: Path
 ) -> None:
-    """New examples, a fifth of the epochs: every Rapport component that learns picks up where
+    """New examples, a tenth of the epochs: every Rapport component that learns picks up where
     the previous model stopped (their logs say so), and the NoiseFilter keeps its vocabulary."""
     project = demo_project(tmp_path / "project")
     (project / "data" / "new_examples.yml").write_text(NEW_EXAMPLES)
     out = tmp_path / "models"
     output = run_in(
-        [RASA, "train", "--finetune", str(trained_model), "--epoch-fraction", "0.2",
+        [RASA, "train", "--finetune", str(trained_model), "--epoch-fraction", "0.1",
          "--fixed-model-name", "finetuned", "--out", str(out)],
         project, rasa_env(PYTHONPATH=str(REPO)),
     )
