@@ -141,7 +141,7 @@ def test_issue13_stock_featurizer_leaves_those_tokens_without_features(tiny_bert
     assert sequence_rows(stock[1]) == 0 != len(stock[1].get("text_tokens"))
 
 
-@pytest.mark.slow  # trains and loads a DIET: about 1.5 min on a busy 2-core machine
+@pytest.mark.slow  # trains and loads a DIET: about 30 s on a busy 2-core machine
 def test_issue13_fast_loading_diet_parses_text_without_word_pieces(
     compiled: LanguageModelFeaturizer, tmp_path: Path
 ) -> None:
@@ -165,7 +165,9 @@ def test_issue13_fast_loading_diet_parses_text_without_word_pieces(
     )
     counts.train(data)
     counts.process_training_data(data)
-    config = {**FastLoadingDIETClassifier.get_default_config(), "epochs": 1}
+    # No entity head: its CRF is most of the time tracing DIET's training step, and the rows that
+    # did not match are joined in the input layer, which the intent path runs too.
+    config = {**FastLoadingDIETClassifier.get_default_config(), "epochs": 1, "entity_recognition": False}
     FastLoadingDIETClassifier.create(config, storage, Resource("diet"), context).train(data)
     diet = FastLoadingDIETClassifier.load(config, storage, Resource("diet"), context)
 
