@@ -27,6 +27,7 @@ def test_records_each_tests_cpu_with_its_children_and_reports_per_module(
     timeline = tmp_path / "suite.jsonl"
     monkeypatch.setenv("SUITE_TIMELINE", str(timeline))
     monkeypatch.setenv("PYTHONPATH", str(REPO))
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # this run's own worker, if any
     pytester.makepyfile(test_work=BUSY_AND_CHILD)
     pytester.runpytest_subprocess("-p", "scripts.suite_timeline").assert_outcomes(passed=3)
     records = {r["test"].split("::")[1]: r for r in map(json.loads, timeline.read_text().splitlines())}
