@@ -54,6 +54,8 @@ def test_rasa_test_nlu_cross_validation(quick_config: Path, nlu_sample: Path, tm
                   "-c", str(quick_config), "--nlu", str(nlu_sample), "--out", str(out)],
                  env=rasa_env())
     assert "Intent evaluation results" in output
-    # 10 epochs on 4 examples per intent learn little (measured F1 over 28 intents, chance
-    # 0.04): this checks that every fold trained and predicted, not quality
-    assert weighted_f1(out / "intent_report.json") >= 0.2
+    # 10 epochs on 4 examples per intent learn little (weighted F1 0.19 in session 7's ci6, over
+    # 28 intents; chance 0.04): this checks that every fold trained and predicted, not quality
+    report = json.loads((out / "intent_report.json").read_text())
+    assert report["weighted avg"]["support"] >= 200  # the sample's 217 examples, each predicted once
+    assert report["weighted avg"]["f1-score"] >= 0.1
