@@ -52,7 +52,7 @@ def scheduling_rank(group: Text) -> Tuple[bool, bool]:
     everything else while it trains; within each half, groups holding a slow test first, so that
     no worker starts a minutes-long test when the rest is done (longest first)."""
     slow = group.startswith(HOLDS_A_SLOW_TEST)
-    return group[len(HOLDS_A_SLOW_TEST) * slow:].startswith(NEEDS_DEMO_MODEL), not slow
+    return group.removeprefix(HOLDS_A_SLOW_TEST).startswith(NEEDS_DEMO_MODEL), not slow
 
 
 @pytest.hookimpl(optionalhook=True)
